@@ -1,0 +1,3 @@
+from gitmodelver.cli import main
+
+raise SystemExit(main())

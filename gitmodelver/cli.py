@@ -1,0 +1,104 @@
+"""``git modelver``: argument parsing and the one error boundary; the work happens in ``commands``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from collections.abc import Sequence
+
+from gitmodelver import __version__
+from gitmodelver.errors import ExitCode, ModelverError
+
+LEVEL_CHOICES = ("patch", "minor", "major")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _add(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str,
+         json: bool = True) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=help, description=help)
+    if json:
+        _common(parser)
+    parser.set_defaults(command=name)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="git modelver", description="Version whole AI systems in Git.")
+    parser.add_argument("-C", dest="directory", default=".", metavar="PATH", help="run as if started in PATH")
+    parser.add_argument("--system", metavar="NAME", help="the system to act on (when a repository has several)")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of errors")
+    parser.add_argument("--version", action="version", version=f"gitmodelver {__version__}")
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    p = _add(sub, "init", "write a manifest from what is here, pin it, add the hooks")
+    p.add_argument("--name", help="the system name (default: the folder's name)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing manifest")
+    p.add_argument("--no-dvc", action="store_true", help="do not run `dvc init`")
+
+    _add(sub, "lock", "re-pin every file reference and print what changed")
+    _add(sub, "status", "changes since the last release, their levels, the next version")
+
+    p = _add(sub, "diff", "component-level diff with levels (default: last release -> working tree)")
+    p.add_argument("a", nargs="?", metavar="A", help="from (a version, HEAD or WORKTREE)")
+    p.add_argument("b", nargs="?", metavar="B", help="to (default WORKTREE)")
+
+    _add(sub, "digest", "the state and version digests of the working tree")
+
+    p = _add(sub, "release", "lock, compute the bump, write system.version, commit and tag")
+    p.add_argument("-m", "--message", help="a line for the tag message")
+    p.add_argument("--level", choices=LEVEL_CHOICES, help="raise the level (never below the computed one)")
+    p.add_argument("--pre", metavar="LABEL", help="make a pre-release, e.g. rc -> 1.5.0-rc.1")
+    p.add_argument("--initial", metavar="X.Y.Z", help="the first version (default 1.0.0)")
+    sign = p.add_mutually_exclusive_group()
+    sign.add_argument("--sign", dest="sign", action="store_true", default=None, help="sign the tag (git tag -s)")
+    sign.add_argument("--no-sign", dest="sign", action="store_false", help="do not sign the tag")
+    p.add_argument("--push", metavar="REMOTE", help="push the branch and the tag to REMOTE afterwards")
+    p.add_argument("--dry-run", action="store_true", help="show what would be released, change nothing")
+
+    p = _add(sub, "log", "releases, newest first")
+    p.add_argument("--limit", type=int, metavar="N", help="at most N releases")
+
+    p = _add(sub, "show", "everything about one version")
+    p.add_argument("version", metavar="VERSION")
+
+    p = _add(sub, "demo", "build a sample system in DIR and walk the whole lifecycle", json=False)
+    p.add_argument("dir", nargs="?", default="modelver-demo", metavar="DIR")
+    return parser
+
+
+def run(argv: Sequence[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return ExitCode.USAGE
+    module = importlib.import_module(f"gitmodelver.commands.{args.command.replace('-', '_')}")
+    return int(module.run(args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        return run(argv)
+    except ModelverError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return int(exc.code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # the boundary: a bug must still be one line without --debug
+        if debug:
+            traceback.print_exc()
+        print(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return int(ExitCode.INTERNAL)

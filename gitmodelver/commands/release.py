@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import argparse
+
+from gitmodelver import output, plan, release
+from gitmodelver.commands import open_system
+from gitmodelver.errors import CheckFailed, UsageError
+from gitmodelver.semver import InvalidVersion, Version
+from gitmodelver.tagmsg import change_line
+
+
+def _initial(text: str | None) -> Version | None:
+    if text is None:
+        return None
+    try:
+        return Version.parse(text)
+    except InvalidVersion as exc:
+        raise UsageError(f"--initial: {exc}", fix="use a version like 0.1.0") from exc
+
+
+def run(args: argparse.Namespace) -> int:
+    repo, sys_ = open_system(args)
+    p = plan.make(repo, sys_, level=args.level, pre=args.pre, initial=_initial(args.initial))
+    if p.next is None:
+        last = p.last.tag if p.last else "the start"
+        raise CheckFailed(f"nothing to release: no change to {sys_.name} since {last} calls for one",
+                          fix="change a component, then `git modelver status`")
+    notes = release.check_evaluation(p.snapshot)
+    if args.dry_run:
+        if args.json:
+            output.emit_json({"tag": p.tag, "version": str(p.next), "bump": p.level, "dry_run": True,
+                              "changes": [c.as_json() for c in p.changes]})
+        else:
+            output.say(f"would release {p.tag} ({p.level})")
+            for change in p.changes:
+                output.say(f"  {change.level:<6} {change_line(change)}")
+        return 0
+    outcome = release.execute(repo, p, message=args.message, sign=args.sign)
+    if args.push:
+        release.push(repo, args.push, outcome.tag)
+    if args.json:
+        output.emit_json(outcome.as_json())
+        return 0
+    for note in notes:
+        output.warn(note)
+    if outcome.recovered:
+        output.warn(f"completed the interrupted release of {outcome.tag}")
+    output.say(f"{outcome.tag} {outcome.digest}")
+    return 0

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import pygit2
+
+from gitmodelver import evaluation, output, signature, tagmsg, versions
+from gitmodelver.commands import open_system
+from gitmodelver.digest import state_digest
+from gitmodelver.system import tree_snapshot
+
+
+def describe(repo: Any, sys_: Any, release: versions.Release) -> dict[str, Any]:
+    commit = repo.git[pygit2.Oid(hex=release.commit)]
+    snap = tree_snapshot(repo.commit_tree(commit, release.tag), sys_)
+    sig = signature.verify(repo, release)
+    results = evaluation.load_results(snap.tree, snap.manifest.data, snap.manifest.base)
+    gates = evaluation.gates_of(snap.manifest.data)
+    evaluation_info: dict[str, Any] | None = None
+    if results is not None:
+        evaluation_info = {
+            "path": results.path, "results": results.data, "problems": results.problems,
+            "bound": results.subject == state_digest(snap.manifest.data),
+            "gates": [{"metric": g.metric, "rule": g.rule, "value": g.value, "ok": g.ok}
+                      for g in evaluation.check_gates(gates, results.metrics)],
+        }
+    return {
+        "tag": release.tag, "version": str(release.version), "commit": release.commit,
+        "date": output.when(release.time, release.offset), "tagger": release.tagger,
+        "digest": release.digest, "state": release.state, "bump": release.bump, "previous": release.previous,
+        "message": tagmsg.strip_signature(release.message), "manifest": snap.manifest.data,
+        "signature": sig.as_json(), "evaluation": evaluation_info, "deployments": [],
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    repo, sys_ = open_system(args)
+    release = versions.find(versions.list_releases(repo, sys_.name), sys_.name, args.version)
+    info = describe(repo, sys_, release)
+    if args.json:
+        output.emit_json(info)
+        return 0
+    sig = info["signature"]
+    output.say(f"{info['tag']}  ({info['bump']})")
+    output.say(f"commit    {info['commit']}")
+    output.say(f"date      {info['date']}  by {info['tagger']}")
+    output.say(f"digest    {info['digest']}")
+    output.say(f"state     {info['state']}")
+    output.say(f"signature {sig['detail']}")
+    if info["previous"]:
+        output.say(f"previous  {info['previous']}")
+    ev = info["evaluation"]
+    if ev:
+        bound = "bound to this state" if ev["bound"] else "NOT bound to this state"
+        output.say(f"evaluation {ev['path']} ({bound})")
+        for gate in ev["gates"]:
+            output.say(f"  {'pass' if gate['ok'] else 'FAIL'} {gate['metric']} = {gate['value']} ({gate['rule']})")
+    output.say("")
+    output.say(info["message"].rstrip())
+    return 0

@@ -1,0 +1,80 @@
+"""One error family; each error knows its exit code (SPEC §5)."""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0
+    CHECK_FAILED = 1
+    USAGE = 2
+    CONFLICT = 3
+    INTERNAL = 4
+
+
+class ModelverError(Exception):
+    """Base of every error meant for the user: one line, an exit code, an optional fix."""
+
+    code: ExitCode = ExitCode.INTERNAL
+
+    def __init__(self, message: str, *, fix: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+    def __str__(self) -> str:
+        if self.fix:
+            return f"{self.message} (fix: {self.fix})"
+        return self.message
+
+
+class CheckFailed(ModelverError):
+    """A check said no: a hook blocked, a gate failed, verification found a problem."""
+
+    code = ExitCode.CHECK_FAILED
+
+
+class UsageError(ModelverError):
+    """Bad arguments or bad input: the user has to change something."""
+
+    code = ExitCode.USAGE
+
+
+class NotARepository(UsageError):
+    pass
+
+
+class ManifestError(UsageError):
+    """An invalid manifest; carries every problem found, not just the first."""
+
+    def __init__(self, file: str, problems: list[str], *, fix: str | None = None) -> None:
+        self.file = file
+        self.problems = problems
+        head = problems[0] if len(problems) == 1 else f"{len(problems)} problems"
+        super().__init__(f"{file}: {head}", fix=fix)
+
+    def __str__(self) -> str:
+        if len(self.problems) == 1:
+            return super().__str__()
+        lines = [f"{self.file}: {len(self.problems)} problems"]
+        lines += [f"  {p}" for p in self.problems]
+        if self.fix:
+            lines.append(f"  fix: {self.fix}")
+        return "\n".join(lines)
+
+
+class UnknownVersion(UsageError):
+    pass
+
+
+class Conflict(ModelverError):
+    """Somebody else changed a ref first; nothing was changed here and a retry is safe."""
+
+    code = ExitCode.CONFLICT
+
+
+class GitFailed(ModelverError):
+    """A git command failed in a way we did not expect."""
+
+    code = ExitCode.INTERNAL
