@@ -18,8 +18,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-def _add(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str,
-         json: bool = True) -> argparse.ArgumentParser:
+def _add(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str, json: bool = True
+) -> argparse.ArgumentParser:
     parser = sub.add_parser(name, help=help, description=help)
     if json:
         _common(parser)
@@ -30,7 +31,9 @@ def _add(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, he
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="git modelver", description="Version whole AI systems in Git.")
     parser.add_argument("-C", dest="directory", default=".", metavar="PATH", help="run as if started in PATH")
-    parser.add_argument("--system", metavar="NAME", help="the system to act on (when a repository has several)")
+    parser.add_argument(
+        "--system", metavar="NAME", help="the system to act on (when a repository has several)"
+    )
     parser.add_argument("--debug", action="store_true", help="show the full traceback of errors")
     parser.add_argument("--version", action="version", version=f"gitmodelver {__version__}")
     sub = parser.add_subparsers(metavar="COMMAND")
@@ -55,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pre", metavar="LABEL", help="make a pre-release, e.g. rc -> 1.5.0-rc.1")
     p.add_argument("--initial", metavar="X.Y.Z", help="the first version (default 1.0.0)")
     sign = p.add_mutually_exclusive_group()
-    sign.add_argument("--sign", dest="sign", action="store_true", default=None, help="sign the tag (git tag -s)")
+    sign.add_argument(
+        "--sign", dest="sign", action="store_true", default=None, help="sign the tag (git tag -s)"
+    )
     sign.add_argument("--no-sign", dest="sign", action="store_false", help="do not sign the tag")
     p.add_argument("--push", metavar="REMOTE", help="push the branch and the tag to REMOTE afterwards")
     p.add_argument("--dry-run", action="store_true", help="show what would be released, change nothing")
@@ -65,6 +70,54 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _add(sub, "show", "everything about one version")
     p.add_argument("version", metavar="VERSION")
+
+    p = _add(sub, "verify", "check signatures, digests, pins and DVC objects of versions")
+    p.add_argument(
+        "versions", nargs="*", metavar="VERSION", help="versions to check (default: the last release)"
+    )
+    p.add_argument("--all", action="store_true", help="check every version")
+    p.add_argument(
+        "--remote",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="NAME",
+        help="also check that DVC objects are on the DVC remote (default remote without NAME)",
+    )
+    p.add_argument("--deep", action="store_true", help="rehash DVC objects in the cache")
+
+    p = _add(sub, "reproduce", "materialize the exact state of a version in DIR, then verify it")
+    p.add_argument("version", metavar="VERSION")
+    p.add_argument("--to", required=True, metavar="DIR", help="where to put the worktree")
+    p.add_argument("--no-weights", action="store_true", help="do not check out DVC-tracked files")
+
+    p = _add(sub, "push", "push DVC objects, then the branch, the version tags and the ledger")
+    p.add_argument("remote", nargs="?", default="origin", metavar="REMOTE")
+
+    p = _add(sub, "hook", "run one hook (the entry points of .pre-commit-hooks.yaml and hooks/)", json=False)
+    p.add_argument(
+        "name",
+        metavar="NAME",
+        choices=(
+            "prompt-guard",
+            "manifest",
+            "no-raw-weights",
+            "verify-tags",
+            "pre-commit",
+            "pre-push",
+            "pre-receive",
+        ),
+    )
+    p.add_argument("files", nargs="*", metavar="FILE")
+
+    p = _add(
+        sub,
+        "install-hooks",
+        "install native git hooks into this clone, or server hooks into a bare repository",
+        json=False,
+    )
+    p.add_argument("--server", metavar="GIT_DIR", help="a bare repository to protect with pre-receive")
+    p.add_argument("--force", action="store_true", help="replace hooks that are already there")
 
     p = _add(sub, "demo", "build a sample system in DIR and walk the whole lifecycle", json=False)
     p.add_argument("dir", nargs="?", default="modelver-demo", metavar="DIR")
@@ -99,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the boundary: a bug must still be one line without --debug
         if debug:
             traceback.print_exc()
-        print(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
-              file=sys.stderr)
+        print(
+            f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+            file=sys.stderr,
+        )
         return int(ExitCode.INTERNAL)

@@ -94,7 +94,9 @@ def _walk(old: Any, new: Any, path: str) -> Iterable[tuple[str, Any, Any]]:
         yield path, old, new
 
 
-def diff(old: Mapping[str, Any] | None, new: Mapping[str, Any], overrides: Mapping[str, str] | None = None) -> list[Change]:
+def diff(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any], overrides: Mapping[str, str] | None = None
+) -> list[Change]:
     """Every change from ``old`` to ``new``; an added or removed table is one change at its path."""
     changes = []
     for path, a, b in _walk(old or {}, new, ""):

@@ -27,9 +27,13 @@ def _plain(value: Any) -> Any:
 
 def canonical_json(value: Any) -> bytes:
     try:
-        text = json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text = json.dumps(
+            _plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
     except ValueError as exc:
-        raise UsageError("the manifest holds nan or inf, which has no canonical form; use a finite number") from exc
+        raise UsageError(
+            "the manifest holds nan or inf, which has no canonical form; use a finite number"
+        ) from exc
     return text.encode("utf-8")
 
 

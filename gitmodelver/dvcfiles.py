@@ -79,7 +79,7 @@ def _ancestors(path: str) -> Iterator[str]:
 
 
 def resolve(tree: Tree, path: str) -> DvcOut | None:
-    """The DVC output a manifest's ``dvc`` reference names: a pointer file, ``path.dvc``, or a dvc.lock output."""
+    """The DVC output a ``dvc`` reference names: a pointer file, ``path.dvc`` or a dvc.lock output."""
     if path.endswith(".dvc"):
         outs = pointer_outs(tree, path)
         return outs[0] if outs else None

@@ -16,7 +16,11 @@ from gitmodelver.tree import Tree, join
 
 _GATE = re.compile(r"^\s*(>=|<=|==|>|<)\s*(-?[0-9.eE+-]+)\s*$")
 _OPS: dict[str, Callable[[float, float], bool]] = {
-    ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq,
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+    "==": operator.eq,
 }
 
 
@@ -63,7 +67,7 @@ def check_gates(gates: Mapping[str, str], metrics: Mapping[str, Any]) -> list[Ga
 @lru_cache(maxsize=1)
 def _schema() -> dict[str, Any]:
     path = Path(__file__).parent / "schemas" / "eval-results.schema.json"
-    return json.loads(path.read_text("utf-8"))  # type: ignore[no-any-return]
+    return json.loads(path.read_text("utf-8"))
 
 
 def load_results(tree: Tree, data: Mapping[str, Any], base: str) -> Results | None:
@@ -83,7 +87,9 @@ def load_results(tree: Tree, data: Mapping[str, Any], base: str) -> Results | No
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(_schema())
-    problems = [f"{path}: /{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(doc)]
+    problems = [
+        f"{path}: /{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(doc)
+    ]
     return Results(path, doc if isinstance(doc, dict) else {}, problems)
 
 

@@ -85,5 +85,5 @@ def edit(text: str, pins: Mapping[tuple[str, ...], str], version: str | None = N
             table = table[name]
         table[key[-1]] = value
     if version is not None:
-        doc["system"]["version"] = version  # type: ignore[index]
+        doc["system"]["version"] = version
     return tomlkit.dumps(doc)

@@ -46,8 +46,11 @@ def released_data(repo: Repo, release: Release, system: System) -> dict[str, Any
 
 
 def _next_pre(releases: list[Release], core: Version, label: str) -> int:
-    numbers = [r.version.pre[1] for r in releases
-               if r.version.core == core and len(r.version.pre) == 2 and r.version.pre[0] == label]
+    numbers = [
+        r.version.pre[1]
+        for r in releases
+        if r.version.core == core and len(r.version.pre) == 2 and r.version.pre[0] == label
+    ]
     return 1 + max((n for n in numbers if isinstance(n, int)), default=0)
 
 
@@ -55,13 +58,21 @@ def _raise_to(required: str | None, asked: str | None) -> str | None:
     if asked is None:
         return required
     if required is not None and level_rank(asked) < level_rank(required):
-        raise UsageError(f"--level {asked} is lower than the {required} the changes demand",
-                         fix=f"drop --level or use --level {required}")
+        raise UsageError(
+            f"--level {asked} is lower than the {required} the changes demand",
+            fix=f"drop --level or use --level {required}",
+        )
     return asked
 
 
-def make(repo: Repo, system: System, *, level: str | None = None, pre: str | None = None,
-         initial: Version | None = None) -> Plan:
+def make(
+    repo: Repo,
+    system: System,
+    *,
+    level: str | None = None,
+    pre: str | None = None,
+    initial: Version | None = None,
+) -> Plan:
     snap = worktree_snapshot(repo, system)
     head = repo.head()
     head_id = head.id if head is not None else None
@@ -85,7 +96,9 @@ def make(repo: Repo, system: System, *, level: str | None = None, pre: str | Non
     else:
         # A pre-release series converges on one final version, measured against the last final release.
         final = next((r for r in reachable if not r.version.is_prerelease), None)
-        since_final = bump_level(diff(released_data(repo, final, system), snap.data, overrides)) if final else None
+        since_final = (
+            bump_level(diff(released_data(repo, final, system), snap.data, overrides)) if final else None
+        )
         lvl = _raise_to(since_final, level) or "patch"
         core = final.version.bump(lvl) if final else last.version.core
         core = max(core, last.version.core, key=lambda v: v.precedence_key)

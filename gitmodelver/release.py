@@ -30,8 +30,15 @@ class Outcome:
     recovered: bool = False
 
     def as_json(self) -> dict[str, Any]:
-        return {"tag": self.tag, "version": self.version, "bump": self.bump, "commit": self.commit,
-                "digest": self.digest, "state": self.state, "signed": self.signed}
+        return {
+            "tag": self.tag,
+            "version": self.version,
+            "bump": self.bump,
+            "commit": self.commit,
+            "digest": self.digest,
+            "state": self.state,
+            "signed": self.signed,
+        }
 
 
 def check_clean(repo: Repo, snap: Snapshot, file: str) -> None:
@@ -50,8 +57,10 @@ def check_clean(repo: Repo, snap: Snapshot, file: str) -> None:
         raise UsageError(f"{file} has uncommitted edits", fix=f"commit {file} first (`git commit {file}`)")
     untracked = [p.repo_path for p in snap.pins if p.ref.kind == "path" and p.repo_path not in repo.git.index]
     if untracked:
-        raise UsageError(f"{untracked[0]} is referenced by the manifest but not committed",
-                         fix=f"git add {untracked[0]} && git commit")
+        raise UsageError(
+            f"{untracked[0]} is referenced by the manifest but not committed",
+            fix=f"git add {untracked[0]} && git commit",
+        )
 
 
 def _beyond_pins(committed: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
@@ -67,8 +76,10 @@ def check_missing(snap: Snapshot) -> None:
     if snap.missing:
         pin = snap.missing[0]
         what = "file" if pin.ref.kind == "path" else "DVC output"
-        raise UsageError(f"{snap.manifest.file}: {pin.ref.dotted} names {pin.repo_path}, no such {what}",
-                         fix="fix the path or add the file (`dvc add` for weights)")
+        raise UsageError(
+            f"{snap.manifest.file}: {pin.ref.dotted} names {pin.repo_path}, no such {what}",
+            fix="fix the path or add the file (`dvc add` for weights)",
+        )
 
 
 def check_evaluation(snap: Snapshot) -> list[str]:
@@ -79,22 +90,28 @@ def check_evaluation(snap: Snapshot) -> list[str]:
     gates = evaluation.gates_of(data)
     if results is None:
         if require:
-            raise CheckFailed("policy.require_eval is on but [evaluation] names no results file",
-                              fix="add evaluation.results = { path = \"evals/results.json\" }")
+            raise CheckFailed(
+                "policy.require_eval is on but [evaluation] names no results file",
+                fix='add evaluation.results = { path = "evals/results.json" }',
+            )
         return []
     if results.problems:
         raise CheckFailed(results.problems[0], fix="re-run the evaluation")
     state = snap.state
     if results.subject != state:
-        message = (f"{results.path}: results are for {digest.short(results.subject)}, not the current state "
-                   f"{digest.short(state)}")
+        message = (
+            f"{results.path}: results are for {digest.short(results.subject)}, not the current state "
+            f"{digest.short(state)}"
+        )
         if require:
             raise CheckFailed(message, fix="re-run the evaluation and stamp it with `git modelver digest`")
         return [f"warning: {message}"]
     failed = [g for g in evaluation.check_gates(gates, results.metrics) if not g.ok]
     if failed:
-        raise CheckFailed(f"{results.path}: gate failed: " + "; ".join(g.describe() for g in failed),
-                          fix="improve the system or change evaluation.gates")
+        raise CheckFailed(
+            f"{results.path}: gate failed: " + "; ".join(g.describe() for g in failed),
+            fix="improve the system or change evaluation.gates",
+        )
     return [f"evaluation: {len(gates)} gate(s) passed for {digest.short(state)}"] if gates else []
 
 
@@ -109,7 +126,7 @@ def decide_signing(repo: Repo, snap: Snapshot, sign: bool | None) -> bool:
 
 def final_manifest(snap: Snapshot, version: str) -> str:
     pins = {(*p.ref.key, p.ref.pin_field): p.actual for p in snap.pins if p.actual and p.ref.pin != p.actual}
-    return manifest.edit(snap.manifest.text, pins, version)  # type: ignore[arg-type]
+    return manifest.edit(snap.manifest.text, pins, version)
 
 
 def _tree_with(repo: Repo, base: pygit2.Commit | None, path: str, blob: pygit2.Oid) -> pygit2.Oid:
@@ -150,8 +167,9 @@ def _tag_message(plan: Plan, snap_data: Mapping[str, Any], user_message: str | N
     }
     if plan.last is not None:
         trailers["Modelver-Previous"] = plan.last.tag
-    return tagmsg.compose(plan.system.name, str(plan.next), plan.level or "initial", plan.changes, trailers,
-                          user_message)
+    return tagmsg.compose(
+        plan.system.name, str(plan.next), plan.level or "initial", plan.changes, trailers, user_message
+    )
 
 
 def _create_tag(repo: Repo, tag: str, commit: str, message: str, sign: bool) -> str:
@@ -162,10 +180,26 @@ def _create_tag(repo: Repo, tag: str, commit: str, message: str, sign: bool) -> 
             raise Conflict(f"tag {tag} already exists", fix="run `git fetch --tags` and release again")
         detail = result.err.strip().splitlines()[-1] if result.err.strip() else "git tag failed"
         if sign:
-            raise UsageError(f"signing {tag} failed: {detail}",
-                             fix="set user.signingkey (and gpg.format=ssh for SSH keys), or use --no-sign")
+            raise UsageError(
+                f"signing {tag} failed: {detail}",
+                fix="set user.signingkey (and gpg.format=ssh for SSH keys), or use --no-sign",
+            )
         raise UsageError(f"creating {tag} failed: {detail}")
-    return repo.run("rev-parse", f"refs/tags/{tag}").out.strip()
+    oid = repo.run("rev-parse", f"refs/tags/{tag}").out.strip()
+    if sign and not _tag_is_signed(repo, oid):
+        # Some git versions write an unsigned tag and exit 0 when the signing program fails.
+        _delete_tag(repo, tag, oid)
+        detail = result.err.strip().splitlines()[-1] if result.err.strip() else "the signing program failed"
+        raise UsageError(
+            f"signing {tag} failed: {detail}",
+            fix="check user.signingkey and gpg.format (`git tag -s test` shows the error)",
+        )
+    return oid
+
+
+def _tag_is_signed(repo: Repo, oid: str) -> bool:
+    obj = repo.git.get(oid)
+    return isinstance(obj, pygit2.Tag) and tagmsg.is_signed(obj.message or "")
 
 
 def _delete_tag(repo: Repo, tag: str, oid: str) -> None:
@@ -180,7 +214,7 @@ def _cas_head(repo: Repo, ref: str, new: str, old: pygit2.Oid | None, message: s
     return repo.run(*args, check=False).returncode == 0
 
 
-def _interrupted(repo: Repo, plan: Plan) -> str | None:
+def _interrupted(repo: Repo, plan: Plan, sign: bool) -> str | None:
     """The commit of an earlier run of this same release that died after tagging, if there is one."""
     tag = plan.tag
     assert tag is not None
@@ -193,6 +227,9 @@ def _interrupted(repo: Repo, plan: Plan) -> str | None:
     m = manifest.load_tree(repo.commit_tree(commit, tag), plan.system.file)
     if m is None or m.version != str(plan.next):
         raise Conflict(f"tag {tag} already exists", fix="run `git fetch --tags` and `git modelver status`")
+    oid = repo.run("rev-parse", f"refs/tags/{tag}").out.strip()
+    if sign and not _tag_is_signed(repo, oid):
+        _delete_tag(repo, tag, oid)  # ours, left unsigned by a signing that died: sign it anew
     return str(commit.id)
 
 
@@ -213,21 +250,33 @@ def execute(repo: Repo, plan: Plan, *, message: str | None = None, sign: bool | 
         if (head.id if head else None) != plan.head:
             raise Conflict("HEAD moved while the release was prepared", fix="run the release again")
         ref = repo.head_ref()
-        recovered = _interrupted(repo, plan)
+        recovered = _interrupted(repo, plan, do_sign)
         commit = recovered or build_commit(repo, plan, text, _commit_message(plan, message))
         write_worktree(repo, plan.system.file, text)
         try:
-            tag_oid = (repo.run("rev-parse", f"refs/tags/{plan.tag}").out.strip() if recovered
-                       else _create_tag(repo, plan.tag, commit, tag_message, do_sign))
+            existing = repo.run(
+                "rev-parse", "-q", "--verify", f"refs/tags/{plan.tag}", check=False
+            ).out.strip()
+            tag_oid = existing or _create_tag(repo, plan.tag, commit, tag_message, do_sign)
             _check_signature(repo, plan, tag_oid, snap)
             if not _cas_head(repo, ref, commit, plan.head, f"modelver: release {plan.tag}"):
                 _delete_tag(repo, plan.tag, tag_oid)
-                raise Conflict(f"{ref} moved during the release; nothing was changed", fix="run the release again")
+                raise Conflict(
+                    f"{ref} moved during the release; nothing was changed", fix="run the release again"
+                )
         except BaseException:
             write_worktree(repo, plan.system.file, original)
             raise
-    return Outcome(plan.tag, str(plan.next), plan.level or "initial", commit, digest.version_digest(data),
-                   digest.state_digest(data), do_sign, recovered is not None)
+    return Outcome(
+        plan.tag,
+        str(plan.next),
+        plan.level or "initial",
+        commit,
+        digest.version_digest(data),
+        digest.state_digest(data),
+        do_sign,
+        recovered is not None,
+    )
 
 
 def _check_signature(repo: Repo, plan: Plan, tag_oid: str, snap: Snapshot) -> None:
@@ -240,8 +289,10 @@ def _check_signature(repo: Repo, plan: Plan, tag_oid: str, snap: Snapshot) -> No
     sig = signature.verify(repo, release)
     if not sig.verified:
         _delete_tag(repo, plan.tag, tag_oid)
-        raise CheckFailed(f"{plan.tag}: {sig.detail}",
-                          fix="add your key to gpg.ssh.allowedSignersFile (or your GPG keyring) and release again")
+        raise CheckFailed(
+            f"{plan.tag}: {sig.detail}",
+            fix="add your key to gpg.ssh.allowedSignersFile (or your GPG keyring) and release again",
+        )
 
 
 def _commit_message(plan: Plan, message: str | None) -> str:

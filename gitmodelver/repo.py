@@ -36,8 +36,9 @@ class Repo:
         path.mkdir(exist_ok=True)
         return path
 
-    def run(self, *args: str, check: bool = True, stdin: bytes | None = None,
-            env: dict[str, str] | None = None) -> proc.ProcessResult:
+    def run(
+        self, *args: str, check: bool = True, stdin: bytes | None = None, env: dict[str, str] | None = None
+    ) -> proc.ProcessResult:
         return proc.git(self.root, *args, check=check, stdin=stdin, env=env)
 
     def worktree(self) -> WorkTree:
@@ -56,7 +57,9 @@ class Repo:
         try:
             return self.git.revparse_single(rev).peel(pygit2.Commit)
         except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError) as exc:
-            raise UsageError(f"unknown revision '{rev}'", fix="run `git modelver log` to list versions") from exc
+            raise UsageError(
+                f"unknown revision '{rev}'", fix="run `git modelver log` to list versions"
+            ) from exc
 
     def commit_tree(self, commit: pygit2.Commit, label: str) -> CommitTree:
         return CommitTree(self.git, commit, label)

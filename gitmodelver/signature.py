@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from gitmodelver import tagmsg
 from gitmodelver.repo import Repo
@@ -88,7 +89,8 @@ def trust_fingerprint(repo: Repo) -> str:
         repo.config("gpg.format") or "openpgp",
         _file_digest(repo.config("gpg.ssh.allowedSignersFile"), repo.root),
         _file_digest(repo.config("gpg.ssh.revocationFile"), repo.root),
-        repo.config("gpg.program") or "", repo.config("gpg.ssh.program") or "",
+        repo.config("gpg.program") or "",
+        repo.config("gpg.ssh.program") or "",
     ]
     gnupg = Path(os.environ.get("GNUPGHOME", os.path.expanduser("~/.gnupg")))
     for name in ("pubring.kbx", "trustdb.gpg"):
@@ -99,17 +101,17 @@ def trust_fingerprint(repo: Repo) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def _load_cache(path: Path, trust: str) -> dict[str, dict[str, object]]:
+def _load_cache(path: Path, trust: str) -> dict[str, dict[str, Any]]:
     try:
         doc = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError):
         return {}
     if not isinstance(doc, dict) or doc.get("trust") != trust or not isinstance(doc.get("tags"), dict):
         return {}
-    return doc["tags"]  # type: ignore[no-any-return]
+    return doc["tags"]
 
 
-def _save_cache(path: Path, trust: str, tags: dict[str, dict[str, object]]) -> None:
+def _save_cache(path: Path, trust: str, tags: dict[str, dict[str, Any]]) -> None:
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(json.dumps({"trust": trust, "tags": tags}), "utf-8")
@@ -130,7 +132,7 @@ def verify_cached(repo: Repo, releases: Iterable[Release]) -> dict[str, Signatur
         if not release.annotated or not tagmsg.is_signed(release.message):
             result[release.tag] = UNSIGNED
         elif release.target in cache:
-            result[release.tag] = Signature(**cache[release.target])  # type: ignore[arg-type]
+            result[release.tag] = Signature(**cache[release.target])
         else:
             todo.append(release)
     if todo:

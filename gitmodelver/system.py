@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from gitmodelver import digest, manifest, pins
+from gitmodelver import digest, manifest
 from gitmodelver.errors import ManifestError, UsageError
 from gitmodelver.manifest import Manifest
+from gitmodelver.pins import Pin, compute, filled
 from gitmodelver.repo import Repo
 from gitmodelver.tree import Tree
 
@@ -42,7 +43,9 @@ def _name_of(repo: Repo, file: str) -> str:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
         # Let the full parse report what is wrong with it, with lines.
         manifest.load_worktree(repo.root, file)
-        raise ManifestError(file, [f"{file}: system.name is missing"], fix="add [system] name = \"…\"") from None
+        raise ManifestError(
+            file, [f"{file}: system.name is missing"], fix='add [system] name = "…"'
+        ) from None
     return str(name)
 
 
@@ -77,12 +80,12 @@ class Snapshot:
 
     label: str
     manifest: Manifest
-    pins: list[pins.Pin]
+    pins: list[Pin]
     tree: Tree
 
     @cached_property
     def data(self) -> dict[str, Any]:
-        return pins.filled(self.manifest.data, self.pins)
+        return filled(self.manifest.data, self.pins)
 
     @property
     def state(self) -> str:
@@ -93,16 +96,16 @@ class Snapshot:
         return digest.version_digest(self.data)
 
     @property
-    def stale(self) -> list[pins.Pin]:
+    def stale(self) -> list[Pin]:
         return [p for p in self.pins if p.stale]
 
     @property
-    def missing(self) -> list[pins.Pin]:
+    def missing(self) -> list[Pin]:
         return [p for p in self.pins if p.missing]
 
 
 def snapshot(tree: Tree, m: Manifest) -> Snapshot:
-    return Snapshot(tree.label, m, pins.compute(m.data, tree, m.base), tree)
+    return Snapshot(tree.label, m, compute(m.data, tree, m.base), tree)
 
 
 def worktree_snapshot(repo: Repo, system: System) -> Snapshot:

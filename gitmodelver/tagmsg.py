@@ -9,8 +9,11 @@ from typing import Any
 from gitmodelver.diff import Change
 
 TRAILERS = ("Modelver-Digest", "Modelver-State", "Modelver-Bump", "Modelver-Previous")
-SIGNATURE_MARKERS = (b"-----BEGIN PGP SIGNATURE-----", b"-----BEGIN SSH SIGNATURE-----",
-                     b"-----BEGIN SIGNED MESSAGE-----")
+SIGNATURE_MARKERS = (
+    b"-----BEGIN PGP SIGNATURE-----",
+    b"-----BEGIN SSH SIGNATURE-----",
+    b"-----BEGIN SIGNED MESSAGE-----",
+)
 MAX_SUMMARY_LINES = 40
 
 
@@ -32,8 +35,14 @@ def change_line(change: Change) -> str:
     return f"{change.path}: {show_value(change.old)} -> {show_value(change.new)}"
 
 
-def compose(name: str, version: str, bump: str, changes: Iterable[Change], trailers: Mapping[str, str],
-            message: str | None = None) -> str:
+def compose(
+    name: str,
+    version: str,
+    bump: str,
+    changes: Iterable[Change],
+    trailers: Mapping[str, str],
+    message: str | None = None,
+) -> str:
     lines = [f"{name} v{version} ({bump})", ""]
     if message:
         lines += [message.strip(), ""]

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 import posixpath
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    import pygit2
+import pygit2
 
 
 class Tree(Protocol):
@@ -44,7 +43,7 @@ class CommitTree:
 
     def _entry(self, path: str) -> pygit2.Object | None:
         try:
-            return self.tree[path]  # type: ignore[no-any-return]
+            return self.tree[path]
         except KeyError:
             return None
 
@@ -52,7 +51,8 @@ class CommitTree:
         entry = self._entry(path)
         if entry is None or entry.type_str != "blob":
             return None
-        return self.repo[entry.id].data  # type: ignore[no-any-return]
+        blob = self.repo[entry.id]
+        return blob.data if isinstance(blob, pygit2.Blob) else None
 
     def exists(self, path: str) -> bool:
         return self._entry(path) is not None
@@ -70,3 +70,23 @@ def relpath(path: str, base: str) -> str:
 
 def to_posix(path: str) -> str:
     return path.replace(os.sep, "/")
+
+
+class IndexTree:
+    """The staged state: blobs as they are in the index, which is what a commit will hold."""
+
+    def __init__(self, repo: pygit2.Repository) -> None:
+        self.repo = repo
+        self.index = repo.index
+        self.label = "INDEX"
+
+    def read(self, path: str) -> bytes | None:
+        try:
+            entry = self.index[path]
+        except KeyError:
+            return None
+        blob = self.repo[entry.id]
+        return blob.data if isinstance(blob, pygit2.Blob) else None
+
+    def exists(self, path: str) -> bool:
+        return path in self.index

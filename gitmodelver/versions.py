@@ -53,7 +53,9 @@ class Release:
         return tagmsg.is_signed(self.message)
 
 
-def _release(repo: pygit2.Repository, tag: str, name: str, version: Version, oid: pygit2.Oid) -> Release | None:
+def _release(
+    repo: pygit2.Repository, tag: str, name: str, version: Version, oid: pygit2.Oid
+) -> Release | None:
     obj = repo.get(oid)
     if obj is None:
         return None
@@ -63,10 +65,22 @@ def _release(repo: pygit2.Repository, tag: str, name: str, version: Version, oid
         time = who.time if who is not None else commit.commit_time
         offset = who.offset if who is not None else commit.commit_time_offset
         tagger = f"{who.name} <{who.email}>" if who is not None else None
-        return Release(tag, name, version, str(oid), str(commit.id), True, obj.message or "", tagger, time, offset)
+        return Release(
+            tag, name, version, str(oid), str(commit.id), True, obj.message or "", tagger, time, offset
+        )
     if isinstance(obj, pygit2.Commit):
-        return Release(tag, name, version, str(oid), str(obj.id), False, "", None, obj.commit_time,
-                       obj.commit_time_offset)
+        return Release(
+            tag,
+            name,
+            version,
+            str(oid),
+            str(obj.id),
+            False,
+            "",
+            None,
+            obj.commit_time,
+            obj.commit_time_offset,
+        )
     return None
 
 
@@ -78,10 +92,12 @@ def list_releases(repo: Repo, name: str) -> list[Release]:
         refname = ref.name
         if not refname.startswith(prefix):
             continue
-        parsed = parse_tag(refname[len(TAG_PREFIX):], name)
+        parsed = parse_tag(refname[len(TAG_PREFIX) :], name)
         if parsed is None:
             continue
-        release = _release(repo.git, refname[len(TAG_PREFIX):], name, parsed[1], ref.target)
+        release = _release(
+            repo.git, refname[len(TAG_PREFIX) :], name, parsed[1], pygit2.Oid(hex=str(ref.target))
+        )
         if release is not None:
             found.append(release)
     found.sort(key=lambda r: r.version.precedence_key, reverse=True)
@@ -119,20 +135,31 @@ def find(releases: list[Release], name: str, arg: str) -> Release:
     for release in releases:
         if release.version == wanted:
             return release
-    raise UnknownVersion(f"unknown version {format_tag(name, wanted)}", fix="run `git modelver log` to list versions")
+    raise UnknownVersion(
+        f"unknown version {format_tag(name, wanted)}", fix="run `git modelver log` to list versions"
+    )
 
 
 def _by_digest(releases: list[Release], name: str, text: str) -> Release:
     prefix = text.removeprefix("sha256:").lower()
     if len(prefix) < 4 or any(c not in "0123456789abcdef" for c in prefix):
-        raise UnknownVersion(f"'{text}' is neither a version of {name} nor a digest prefix",
-                             fix="run `git modelver log` to list versions")
-    hits = {r.tag: r for r in releases for d in (r.digest, r.state)
-            if d and d.removeprefix("sha256:").startswith(prefix)}
+        raise UnknownVersion(
+            f"'{text}' is neither a version of {name} nor a digest prefix",
+            fix="run `git modelver log` to list versions",
+        )
+    hits = {
+        r.tag: r
+        for r in releases
+        for d in (r.digest, r.state)
+        if d and d.removeprefix("sha256:").startswith(prefix)
+    }
     if len(hits) == 1:
         return next(iter(hits.values()))
     if not hits:
-        raise UnknownVersion(f"no version of {name} has a digest starting with {prefix}",
-                             fix="run `git modelver log` to list versions")
-    raise UnknownVersion(f"digest prefix {prefix} is ambiguous: {', '.join(sorted(hits))}",
-                         fix="give more digits")
+        raise UnknownVersion(
+            f"no version of {name} has a digest starting with {prefix}",
+            fix="run `git modelver log` to list versions",
+        )
+    raise UnknownVersion(
+        f"digest prefix {prefix} is ambiguous: {', '.join(sorted(hits))}", fix="give more digits"
+    )

@@ -64,8 +64,9 @@ class GitRepo:
         return cls(path)
 
     def git(self, *args: str, check: bool = True, input: str | None = None) -> str:
-        proc = subprocess.run(["git", "-C", str(self.path), *args], capture_output=True, text=True,
-                              input=input, check=False)
+        proc = subprocess.run(
+            ["git", "-C", str(self.path), *args], capture_output=True, text=True, input=input, check=False
+        )
         if check and proc.returncode != 0:
             raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
         return proc.stdout
@@ -96,8 +97,13 @@ class GitRepo:
 
     def modelver_proc(self, *args: str, env: dict[str, str] | None = None) -> Result:
         """The CLI as a separate process, as a user runs it."""
-        proc = subprocess.run([sys.executable, "-m", "gitmodelver", "-C", str(self.path), *args],
-                              capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-m", "gitmodelver", "-C", str(self.path), *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **(env or {})},
+            check=False,
+        )
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
     def tags(self) -> list[str]:
@@ -117,8 +123,10 @@ def seed(repo: GitRepo, manifest: str = MANIFEST) -> None:
 
 def make_ssh_key(folder: Path, email: str) -> tuple[Path, Path, Path]:
     private = folder / "id_ed25519"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", email, "-f", str(private)], check=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", email, "-f", str(private)], check=True
+    )
     public = private.with_suffix(".pub")
     allowed = folder / "allowed_signers"
-    allowed.write_text(f"{email} namespaces=\"git\" {public.read_text().strip()}\n")
+    allowed.write_text(f'{email} namespaces="git" {public.read_text().strip()}\n')
     return private, public, allowed

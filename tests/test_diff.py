@@ -17,7 +17,10 @@ BASE: dict[str, Any] = {
     "retrieval": {"embedding_model": "bge", "chunk_size": 512, "index": {"dvc": "idx.dvc", "md5": "d" * 32}},
     "parameters": {"temperature": 0.2, "top_p": 0.9, "stop": ["</s>"]},
     "serving": {"quantization": "awq-int4", "hardware": "h100", "max_batch_size": 32},
-    "evaluation": {"results": {"path": "evals/results.json", "sha256": "e" * 64}, "gates": {"accuracy": ">= 0.8"}},
+    "evaluation": {
+        "results": {"path": "evals/results.json", "sha256": "e" * 64},
+        "gates": {"accuracy": ">= 0.8"},
+    },
     "policy": {"require_signed": True},
     "rollout": {"steps": [5, 50, 100]},
     "tools": {"search": {"enabled": True}},
@@ -38,8 +41,16 @@ def edit(path: str, value: Any, base: dict[str, Any] | None = None) -> dict[str,
     return data
 
 
-BUMP_OVERRIDE = {"policy": {"bump": {"serving.quantization": "major", "parameters.*": "none",
-                                     "prompts.system": "patch", "tools.*": "patch"}}}
+BUMP_OVERRIDE = {
+    "policy": {
+        "bump": {
+            "serving.quantization": "major",
+            "parameters.*": "none",
+            "prompts.system": "patch",
+            "tools.*": "patch",
+        }
+    }
+}
 
 CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("no change", BASE, None),
@@ -77,17 +88,33 @@ CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("unknown section added", edit("guardrails", {"model": "llama-guard"}), "minor"),
     ("unknown top-level scalar", edit("owner", "team-a"), "minor"),
     ("major wins over patch", edit("base_model.id", "x", edit("parameters.temperature", 0.5)), "major"),
-    ("minor wins over patch", edit("prompts.system.sha256", "6" * 64, edit("serving.hardware", "l4")), "minor"),
+    (
+        "minor wins over patch",
+        edit("prompts.system.sha256", "6" * 64, edit("serving.hardware", "l4")),
+        "minor",
+    ),
     ("none + patch", edit("policy.require_eval", True, edit("parameters.top_p", 0.8)), "patch"),
     # policy.bump overrides (first match wins, over the defaults)
-    ("override raises quantization", edit("serving.quantization", "fp8", edit("policy", BUMP_OVERRIDE["policy"])),
-     "major"),
-    ("override silences parameters", edit("parameters.temperature", 0.9, edit("policy", BUMP_OVERRIDE["policy"])),
-     None),
-    ("override lowers one prompt", edit("prompts.system.sha256", "7" * 64, edit("policy", BUMP_OVERRIDE["policy"])),
-     "patch"),
-    ("override glob on unknown", edit("tools.search.enabled", False, edit("policy", BUMP_OVERRIDE["policy"])),
-     "patch"),
+    (
+        "override raises quantization",
+        edit("serving.quantization", "fp8", edit("policy", BUMP_OVERRIDE["policy"])),
+        "major",
+    ),
+    (
+        "override silences parameters",
+        edit("parameters.temperature", 0.9, edit("policy", BUMP_OVERRIDE["policy"])),
+        None,
+    ),
+    (
+        "override lowers one prompt",
+        edit("prompts.system.sha256", "7" * 64, edit("policy", BUMP_OVERRIDE["policy"])),
+        "patch",
+    ),
+    (
+        "override glob on unknown",
+        edit("tools.search.enabled", False, edit("policy", BUMP_OVERRIDE["policy"])),
+        "patch",
+    ),
 ]
 
 
@@ -107,7 +134,9 @@ def test_added_component_is_one_change() -> None:
 
 def test_removed_component_is_one_change() -> None:
     changes = diff(BASE, edit("weights.adapter", ...))
-    assert [(c.path, c.new, c.kind, c.level) for c in changes] == [("weights.adapter", None, "removed", "minor")]
+    assert [(c.path, c.new, c.kind, c.level) for c in changes] == [
+        ("weights.adapter", None, "removed", "minor")
+    ]
 
 
 def test_first_release_lists_every_section() -> None:
@@ -118,21 +147,34 @@ def test_first_release_lists_every_section() -> None:
 
 def test_change_records_old_and_new() -> None:
     (change,) = diff(BASE, edit("parameters.temperature", 0.3))
-    assert (change.path, change.old, change.new, change.level) == ("parameters.temperature", 0.2, 0.3, "patch")
+    assert (change.path, change.old, change.new, change.level) == (
+        "parameters.temperature",
+        0.2,
+        0.3,
+        "patch",
+    )
 
 
 def test_dotted_keys_are_quoted_in_paths() -> None:
     changes = diff(BASE, edit("policy", {"bump": {"serving.quantization": "major"}}))
-    assert [c.path for c in changes] == ['policy.bump', "policy.require_signed"]
+    assert [c.path for c in changes] == ["policy.bump", "policy.require_signed"]
     old = edit("policy", {"bump": {"serving.quantization": "major"}})
     new = edit("policy", {"bump": {"serving.quantization": "patch"}})
     assert [c.path for c in diff(old, new)] == ['policy.bump."serving.quantization"']
 
 
-@pytest.mark.parametrize(("path", "level"), [
-    ("system.version", "ignored"), ("base_model", "major"), ("serving.quantization", "minor"),
-    ("serving.quantization_group", "patch"), ("serving", "patch"), ("evaluation.suite.sha256", "patch"),
-    ("parameters", "patch"), ("anything.else", "minor"),
-])
+@pytest.mark.parametrize(
+    ("path", "level"),
+    [
+        ("system.version", "ignored"),
+        ("base_model", "major"),
+        ("serving.quantization", "minor"),
+        ("serving.quantization_group", "patch"),
+        ("serving", "patch"),
+        ("evaluation.suite.sha256", "patch"),
+        ("parameters", "patch"),
+        ("anything.else", "minor"),
+    ],
+)
 def test_classify_defaults(path: str, level: str) -> None:
     assert classify(path) == level

@@ -23,7 +23,9 @@ def run(args: argparse.Namespace) -> int:
     changes = diff(a_data, b_data, policy_overrides(b_data))
     bump = bump_level(changes)
     if args.json:
-        output.emit_json({"from": a_label, "to": b_label, "bump": bump, "changes": [c.as_json() for c in changes]})
+        output.emit_json(
+            {"from": a_label, "to": b_label, "bump": bump, "changes": [c.as_json() for c in changes]}
+        )
         return 0
     output.say(f"{a_label} -> {b_label}: {bump or 'no release needed'}")
     for change in changes:

@@ -26,7 +26,9 @@ def _key(stem: str, taken: set[str]) -> str:
 def _name(folder: Path, given: str | None) -> str:
     name = given or re.sub(r"[^a-z0-9._-]+", "-", folder.name.lower()).strip("-._") or "system"
     if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", name):
-        raise UsageError(f"'{name}' is not a valid system name ([a-z0-9][a-z0-9._-]*)", fix="pass --name NAME")
+        raise UsageError(
+            f"'{name}' is not a valid system name ([a-z0-9][a-z0-9._-]*)", fix="pass --name NAME"
+        )
     return name
 
 
@@ -55,7 +57,9 @@ def _pre_commit(root: Path) -> bool:
     if not text:
         text = "repos:\n"
     elif "repos:" not in text:
-        raise UsageError(f"{config}: no `repos:` list to add the hooks to", fix="add them by hand (see README)")
+        raise UsageError(
+            f"{config}: no `repos:` list to add the hooks to", fix="add them by hand (see README)"
+        )
     config.write_text(text.rstrip("\n") + "\n" + PRE_COMMIT_BLOCK, "utf-8")
     return True
 
@@ -76,8 +80,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{file} already exists", fix="edit it, or pass --force to start over")
     name = _name(folder if rel else repo.root, args.name)
     prompts, weights = _scan(folder)
-    evals = {k: v for k, v in (("suite", "evals/suite.yaml"), ("results", "evals/results.json"))
-             if (folder / v).is_file()}
+    evals = {
+        k: v
+        for k, v in (("suite", "evals/suite.yaml"), ("results", "evals/results.json"))
+        if (folder / v).is_file()
+    }
     text = manifest_text(name, prompts, weights, evals)
     (repo.root / file).write_text(text, "utf-8")
     snap = system.worktree_snapshot(repo, system.System(name, file))
@@ -86,8 +93,16 @@ def run(args: argparse.Namespace) -> int:
     dvc = False if args.no_dvc else _dvc_init(repo.root)
     hooks = _pre_commit(repo.root)
     if args.json:
-        output.emit_json({"manifest": file, "name": name, "prompts": prompts, "weights": weights,
-                          "dvc_init": dvc, "pre_commit": hooks})
+        output.emit_json(
+            {
+                "manifest": file,
+                "name": name,
+                "prompts": prompts,
+                "weights": weights,
+                "dvc_init": dvc,
+                "pre_commit": hooks,
+            }
+        )
         return 0
     output.say(f"wrote {file}: system {name}, {len(prompts)} prompt(s), {len(weights)} weight file(s)")
     if dvc:

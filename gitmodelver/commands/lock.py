@@ -13,18 +13,24 @@ def run(args: argparse.Namespace) -> int:
     snap = system.worktree_snapshot(repo, sys_)
     if snap.missing:
         pin = snap.missing[0]
-        raise UsageError(f"{sys_.file}: {pin.ref.dotted} names {pin.repo_path}, which does not exist",
-                         fix="fix the path or add the file (`dvc add` for weights)")
+        raise UsageError(
+            f"{sys_.file}: {pin.ref.dotted} names {pin.repo_path}, which does not exist",
+            fix="fix the path or add the file (`dvc add` for weights)",
+        )
     changed = snap.stale + [p for p in snap.pins if p.ref.pin is None and p.actual]
     changed = list({p.ref.pin_path: p for p in changed}.values())
     if changed:
-        text = manifest.edit(snap.manifest.text, {(*p.ref.key, p.ref.pin_field): str(p.actual) for p in changed})
+        text = manifest.edit(
+            snap.manifest.text, {(*p.ref.key, p.ref.pin_field): str(p.actual) for p in changed}
+        )
         path = repo.root / sys_.file
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(text, "utf-8", newline="")
         tmp.replace(path)
     if args.json:
-        output.emit_json({"changed": [{"path": p.ref.pin_path, "old": p.ref.pin, "new": p.actual} for p in changed]})
+        output.emit_json(
+            {"changed": [{"path": p.ref.pin_path, "old": p.ref.pin, "new": p.actual} for p in changed]}
+        )
         return 0
     for p in changed:
         output.say(f"{p.ref.pin_path}: {show_value(p.ref.pin)} -> {show_value(p.actual)}")

@@ -17,11 +17,21 @@ def run(args: argparse.Namespace) -> int:
     rows: list[dict[str, Any]] = []
     for r in releases:
         sig = sigs[r.tag]
-        rows.append({
-            "tag": r.tag, "version": str(r.version), "date": output.when(r.time, r.offset), "bump": r.bump,
-            "commit": r.commit, "digest": r.digest, "state": r.state, "signed": sig.signed,
-            "signer": sig.signer, "verified": sig.verified, "summary": tagmsg.summary(r.message),
-        })
+        rows.append(
+            {
+                "tag": r.tag,
+                "version": str(r.version),
+                "date": output.when(r.time, r.offset),
+                "bump": r.bump,
+                "commit": r.commit,
+                "digest": r.digest,
+                "state": r.state,
+                "signed": sig.signed,
+                "signer": sig.signer,
+                "verified": sig.verified,
+                "summary": tagmsg.summary(r.message),
+            }
+        )
     if args.json:
         output.emit_json(rows)
         return 0
@@ -30,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
     for row in rows:
         mark = "verified" if row["verified"] else ("BAD SIGNATURE" if row["signed"] else "unsigned")
         who = f" by {row['signer']}" if row["signer"] else ""
-        output.say(f"{row['tag']:<28} {(row['date'] or '')[:19]}  {row['bump'] or '-':<7} "
-                   f"{mark}{who}  {short(row['digest'])}  {row['summary']}")
+        output.say(
+            f"{row['tag']:<28} {(row['date'] or '')[:19]}  {row['bump'] or '-':<7} "
+            f"{mark}{who}  {short(row['digest'])}  {row['summary']}"
+        )
     return 0

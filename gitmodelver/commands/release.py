@@ -23,13 +23,22 @@ def run(args: argparse.Namespace) -> int:
     p = plan.make(repo, sys_, level=args.level, pre=args.pre, initial=_initial(args.initial))
     if p.next is None:
         last = p.last.tag if p.last else "the start"
-        raise CheckFailed(f"nothing to release: no change to {sys_.name} since {last} calls for one",
-                          fix="change a component, then `git modelver status`")
+        raise CheckFailed(
+            f"nothing to release: no change to {sys_.name} since {last} calls for one",
+            fix="change a component, then `git modelver status`",
+        )
     notes = release.check_evaluation(p.snapshot)
     if args.dry_run:
         if args.json:
-            output.emit_json({"tag": p.tag, "version": str(p.next), "bump": p.level, "dry_run": True,
-                              "changes": [c.as_json() for c in p.changes]})
+            output.emit_json(
+                {
+                    "tag": p.tag,
+                    "version": str(p.next),
+                    "bump": p.level,
+                    "dry_run": True,
+                    "changes": [c.as_json() for c in p.changes],
+                }
+            )
         else:
             output.say(f"would release {p.tag} ({p.level})")
             for change in p.changes:

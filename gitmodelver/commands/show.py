@@ -20,17 +20,30 @@ def describe(repo: Any, sys_: Any, release: versions.Release) -> dict[str, Any]:
     evaluation_info: dict[str, Any] | None = None
     if results is not None:
         evaluation_info = {
-            "path": results.path, "results": results.data, "problems": results.problems,
+            "path": results.path,
+            "results": results.data,
+            "problems": results.problems,
             "bound": results.subject == state_digest(snap.manifest.data),
-            "gates": [{"metric": g.metric, "rule": g.rule, "value": g.value, "ok": g.ok}
-                      for g in evaluation.check_gates(gates, results.metrics)],
+            "gates": [
+                {"metric": g.metric, "rule": g.rule, "value": g.value, "ok": g.ok}
+                for g in evaluation.check_gates(gates, results.metrics)
+            ],
         }
     return {
-        "tag": release.tag, "version": str(release.version), "commit": release.commit,
-        "date": output.when(release.time, release.offset), "tagger": release.tagger,
-        "digest": release.digest, "state": release.state, "bump": release.bump, "previous": release.previous,
-        "message": tagmsg.strip_signature(release.message), "manifest": snap.manifest.data,
-        "signature": sig.as_json(), "evaluation": evaluation_info, "deployments": [],
+        "tag": release.tag,
+        "version": str(release.version),
+        "commit": release.commit,
+        "date": output.when(release.time, release.offset),
+        "tagger": release.tagger,
+        "digest": release.digest,
+        "state": release.state,
+        "bump": release.bump,
+        "previous": release.previous,
+        "message": tagmsg.strip_signature(release.message),
+        "manifest": snap.manifest.data,
+        "signature": sig.as_json(),
+        "evaluation": evaluation_info,
+        "deployments": [],
     }
 
 
@@ -55,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
         bound = "bound to this state" if ev["bound"] else "NOT bound to this state"
         output.say(f"evaluation {ev['path']} ({bound})")
         for gate in ev["gates"]:
-            output.say(f"  {'pass' if gate['ok'] else 'FAIL'} {gate['metric']} = {gate['value']} ({gate['rule']})")
+            output.say(
+                f"  {'pass' if gate['ok'] else 'FAIL'} {gate['metric']} = {gate['value']} ({gate['rule']})"
+            )
     output.say("")
     output.say(info["message"].rstrip())
     return 0

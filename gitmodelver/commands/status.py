@@ -14,16 +14,18 @@ def run(args: argparse.Namespace) -> int:
     stale = [pin.ref.pin_path for pin in snap.stale]
     missing = [pin.repo_path for pin in snap.missing]
     if args.json:
-        output.emit_json({
-            "system": system.name,
-            "last": p.last.tag if p.last else None,
-            "next": p.tag,
-            "bump": p.level if p.next else None,
-            "changes": [c.as_json() for c in p.changes],
-            "stale": stale,
-            "missing": missing,
-            "state": snap.state,
-        })
+        output.emit_json(
+            {
+                "system": system.name,
+                "last": p.last.tag if p.last else None,
+                "next": p.tag,
+                "bump": p.level if p.next else None,
+                "changes": [c.as_json() for c in p.changes],
+                "stale": stale,
+                "missing": missing,
+                "state": snap.state,
+            }
+        )
         return 0
     last = p.last.tag if p.last else "no release yet"
     if p.next:

@@ -1,0 +1,225 @@
+"""Release round trips on real repositories, signed with a real SSH key."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import SigningKey, sign_with
+from helpers import GitRepo, seed
+
+
+def test_first_release_is_1_0_0_and_updates_manifest(repo: GitRepo) -> None:
+    seed(repo)
+    result = repo.modelver("release", "--json")
+    assert result.code == 0, result.err
+    out = result.json()
+    assert out["tag"] == "support-bot@v1.0.0"
+    assert out["bump"] == "initial"
+    assert out["signed"] is False
+    assert repo.tags() == ["support-bot@v1.0.0"]
+    assert 'version = "1.0.0"' in repo.read("modelver.toml")
+    assert repo.git("status", "--porcelain") == ""
+    assert (
+        repo.git("rev-parse", "support-bot@v1.0.0^{commit}").strip() == repo.git("rev-parse", "HEAD").strip()
+    )
+    assert out["commit"] == repo.git("rev-parse", "HEAD").strip()
+
+
+def test_prompt_edit_is_minor_then_parameter_patch_then_base_model_major(repo: GitRepo) -> None:
+    seed(repo)
+    assert repo.modelver("release").code == 0
+    repo.write("prompts/system.j2", "You are terse.\n")
+    status = repo.modelver("status", "--json").json()
+    assert status["bump"] == "minor" and status["next"] == "support-bot@v1.1.0"
+    assert status["stale"] == ["prompts.system.sha256"]
+    assert [c["path"] for c in status["changes"]] == ["prompts.system.sha256"]
+    assert repo.modelver("lock").code == 0
+    repo.commit_all("terse prompt")
+    assert repo.modelver("release", "--json").json()["version"] == "1.1.0"
+
+    repo.write("modelver.toml", repo.read("modelver.toml").replace("temperature = 0.2", "temperature = 0.4"))
+    repo.commit_all("warmer")
+    assert repo.modelver("release", "--json").json()["version"] == "1.1.1"
+
+    repo.write(
+        "modelver.toml",
+        repo.read("modelver.toml").replace("0e9e39f249a16976918f6564b8830bc894c89659", "1" * 40),
+    )
+    repo.commit_all("new base")
+    out = repo.modelver("release", "--json").json()
+    assert (out["version"], out["bump"]) == ("2.0.0", "major")
+
+    log = repo.modelver("log", "--json").json()
+    assert [r["version"] for r in log] == ["2.0.0", "1.1.1", "1.1.0", "1.0.0"]
+    assert [r["bump"] for r in log] == ["major", "patch", "minor", "initial"]
+
+
+def test_tag_message_trailers_match_digest(repo: GitRepo) -> None:
+    seed(repo)
+    repo.modelver("release")
+    digests = repo.modelver("digest", "--json").json()
+    trailers = repo.git("tag", "-l", "--format=%(contents)", "support-bot@v1.0.0")
+    parsed = repo.git("interpret-trailers", "--parse", input=trailers)
+    assert f"Modelver-Digest: {digests['version']}" in parsed
+    assert f"Modelver-State: {digests['state']}" in parsed
+    assert "Modelver-Bump: initial" in parsed
+
+
+def test_signed_release_verifies_with_git_and_in_log(signed_repo: GitRepo, ssh_key: SigningKey) -> None:
+    repo = signed_repo
+    seed(repo)
+    result = repo.modelver("release", "--sign", "--json")
+    assert result.code == 0, result.err
+    assert result.json()["signed"] is True
+    verify = repo.git("verify-tag", "support-bot@v1.0.0", check=False)
+    assert verify == ""  # output goes to stderr; the exit code is what matters
+    assert repo.git("tag", "-v", "support-bot@v1.0.0", check=True) is not None
+    (row,) = repo.modelver("log", "--json").json()
+    assert row["verified"] is True and row["signer"] == ssh_key.email
+    show = repo.modelver("show", "support-bot@v1.0.0", "--json").json()
+    assert show["signature"]["verified"] is True
+    assert show["digest"] == repo.modelver("digest", "--json").json()["version"]
+
+
+def test_require_signed_refuses_unsigned(repo: GitRepo) -> None:
+    seed(repo)
+    repo.write("modelver.toml", repo.read("modelver.toml") + "\n[policy]\nrequire_signed = true\n")
+    repo.commit_all("policy")
+    result = repo.modelver("release", "--no-sign")
+    assert result.code == 2
+    assert "require_signed" in result.err
+    assert repo.tags() == []
+
+
+def test_require_signed_refuses_key_outside_allowed_signers(
+    repo: GitRepo, ssh_key: SigningKey, tmp_path: object
+) -> None:
+    seed(repo)
+    sign_with(repo, ssh_key)
+    repo.write(
+        "allowed",
+        "someone@example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB5hxvn1fsU5DK2gjGEJ+mGfYOo1s1s4"
+        "nnY1Pgn3SmCb\n",
+    )
+    repo.git("config", "gpg.ssh.allowedSignersFile", str(repo.path / "allowed"))
+    repo.write("modelver.toml", repo.read("modelver.toml") + "\n[policy]\nrequire_signed = true\n")
+    repo.write(".gitignore", "allowed\n")
+    repo.commit_all("policy")
+    head = repo.git("rev-parse", "HEAD")
+    result = repo.modelver("release")
+    assert result.code == 1, result.err
+    assert "support-bot@v1.0.0" in result.err
+    assert repo.tags() == []
+    assert repo.git("rev-parse", "HEAD") == head
+    assert repo.git("status", "--porcelain") == ""
+
+
+def test_unsigned_log_shows_unverified(repo: GitRepo) -> None:
+    seed(repo)
+    repo.modelver("release")
+    (row,) = repo.modelver("log", "--json").json()
+    assert row["verified"] is False and row["signer"] is None
+
+
+def test_nothing_to_release(repo: GitRepo) -> None:
+    seed(repo)
+    assert repo.modelver("release").code == 0
+    result = repo.modelver("release")
+    assert result.code == 1
+    assert "nothing to release" in result.err
+    # policy edits are recorded but never a release on their own
+    repo.write("modelver.toml", repo.read("modelver.toml") + "\n[policy]\nrequire_eval = false\n")
+    repo.commit_all("policy")
+    assert repo.modelver("status", "--json").json()["bump"] is None
+    assert repo.modelver("release").code == 1
+
+
+def test_level_can_be_raised_not_lowered(repo: GitRepo) -> None:
+    seed(repo)
+    repo.modelver("release")
+    repo.write("prompts/greeting.j2", "Hi!\n")
+    repo.modelver("lock")
+    repo.commit_all("greeting")
+    low = repo.modelver("release", "--level", "patch")
+    assert low.code == 2 and "lower" in low.err
+    assert repo.modelver("release", "--level", "major", "--json").json()["version"] == "2.0.0"
+
+
+def test_dirty_tree_is_refused(repo: GitRepo) -> None:
+    seed(repo)
+    repo.write("prompts/greeting.j2", "Hi!\n")
+    result = repo.modelver("release")
+    assert result.code == 2 and "uncommitted changes in prompts/greeting.j2" in result.err
+    repo.git("checkout", "prompts/greeting.j2")
+    repo.write("modelver.toml", repo.read("modelver.toml").replace("top_p = 0.9", "top_p = 0.8"))
+    result = repo.modelver("release")
+    assert result.code == 2 and "modelver.toml has uncommitted edits" in result.err
+    assert repo.tags() == []
+
+
+def test_stale_pins_are_locked_by_release_itself(repo: GitRepo) -> None:
+    """Pins are the tool's to write: a committed stale pin gets pinned in the release commit."""
+    seed(repo)
+    repo.write("prompts/greeting.j2", "Hi!\n")
+    repo.commit_all("greeting without lock")
+    out = repo.modelver("release", "--json").json()
+    assert out["version"] == "1.0.0"
+    assert repo.modelver("status", "--json").json()["stale"] == []
+    assert repo.git("status", "--porcelain") == ""
+
+
+def test_existing_tag_is_a_conflict(repo: GitRepo) -> None:
+    seed(repo)
+    # a release made elsewhere, on a commit HEAD does not contain
+    other = repo.git("commit-tree", "HEAD^{tree}", "-m", "elsewhere").strip()
+    repo.git("tag", "-a", "-m", "someone else", "support-bot@v1.0.0", other)
+    result = repo.modelver("release")
+    assert result.code == 3, result.err
+    assert "already exists" in result.err
+
+
+def test_pre_releases(repo: GitRepo) -> None:
+    seed(repo)
+    repo.modelver("release")
+    repo.write("prompts/greeting.j2", "Hi!\n")
+    repo.modelver("lock")
+    repo.commit_all("greeting")
+    assert repo.modelver("release", "--pre", "rc", "--json").json()["version"] == "1.1.0-rc.1"
+    repo.write("modelver.toml", repo.read("modelver.toml").replace("top_p = 0.9", "top_p = 0.8"))
+    repo.commit_all("tune")
+    assert repo.modelver("release", "--pre", "rc", "--json").json()["version"] == "1.1.0-rc.2"
+    assert repo.modelver("release", "--json").json()["version"] == "1.1.0"
+    log = [r["version"] for r in repo.modelver("log", "--json").json()]
+    assert log == ["1.1.0", "1.1.0-rc.2", "1.1.0-rc.1", "1.0.0"]
+
+
+def test_dry_run_changes_nothing(repo: GitRepo) -> None:
+    seed(repo)
+    before = repo.read("modelver.toml")
+    out = repo.modelver("release", "--dry-run", "--json").json()
+    assert out["tag"] == "support-bot@v1.0.0" and out["dry_run"] is True
+    assert repo.tags() == [] and repo.read("modelver.toml") == before
+
+
+def test_show_by_digest_prefix_and_v_form(repo: GitRepo) -> None:
+    seed(repo)
+    out = repo.modelver("release", "--json").json()
+    prefix = out["digest"].split(":")[1][:10]
+    assert repo.modelver("show", prefix, "--json").json()["tag"] == "support-bot@v1.0.0"
+    assert repo.modelver("show", "v1.0.0", "--json").json()["commit"] == out["commit"]
+    manifest = repo.modelver("show", "v1.0.0", "--json").json()["manifest"]
+    assert manifest["system"]["version"] == "1.0.0"
+    assert json.dumps(manifest)
+
+
+def test_push_sends_branch_and_tag(repo: GitRepo, tmp_path: object) -> None:
+    seed(repo)
+    bare = repo.path.parent / "remote.git"
+    repo.git("init", "-q", "--bare", str(bare))
+    repo.git("remote", "add", "origin", str(bare))
+    assert repo.modelver("release", "--push", "origin").code == 0
+    remote_tags = repo.git("ls-remote", "--tags", "origin")
+    assert "refs/tags/support-bot@v1.0.0" in remote_tags
+    assert (
+        repo.git("ls-remote", "origin", "refs/heads/main").split()[0] == repo.git("rev-parse", "HEAD").strip()
+    )
