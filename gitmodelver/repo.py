@@ -13,7 +13,7 @@ from gitmodelver.tree import CommitTree, WorkTree
 
 
 class Repo:
-    def __init__(self, path: str | Path = ".") -> None:
+    def __init__(self, path: str | Path = ".", *, bare_ok: bool = False) -> None:
         start = Path(path)
         if not start.exists():
             raise NotARepository(f"{path}: no such directory")
@@ -21,9 +21,11 @@ class Repo:
         if found is None:
             raise NotARepository(f"{start.resolve()}: not a git repository", fix="run `git init` first")
         self.git = pygit2.Repository(found)
-        if self.git.workdir is None:
+        if self.git.workdir is None and not bare_ok:
             raise NotARepository(f"{found}: a bare repository has no working tree", fix="run it in a clone")
-        self.root = Path(self.git.workdir).resolve()
+        # A bare repository (server hooks) has no working tree: git runs in the git dir itself.
+        self.root = Path(self.git.workdir or self.git.path).resolve()
+        self.bare = self.git.workdir is None
         self.cwd = start.resolve()
 
     @property
