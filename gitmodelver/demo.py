@@ -1,0 +1,145 @@
+"""``git modelver demo DIR``: a sample system walked through its whole lifecycle, with real tools."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+from gitmodelver.errors import CheckFailed, UsageError
+
+PROMPTS = {
+    "system.j2": "You are the support assistant for {{ product }}. Answer from the retrieved passages.\n",
+    "greeting.j2": "Hello {{ customer_name }}, how can I help you today?\n",
+    "refusal.j2": "I'm sorry, I can't help with that. Please contact {{ support_email }}.\n",
+}
+
+
+class Demo:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.repo = root / "repo"
+        self.keys = root / "keys"
+        self.remote = root / "dvc-remote"
+        self.started = time.monotonic()
+        self.env = {**os.environ, "DVC_NO_ANALYTICS": "1", "GIT_TERMINAL_PROMPT": "0"}
+
+    def step(self, title: str) -> None:
+        print(f"\n== {title} ({time.monotonic() - self.started:.1f}s)")
+
+    def run(self, *args: str, show: bool = True, ok: tuple[int, ...] = (0,), quiet: bool = False) -> str:
+        """Run a command in the demo repository as a user would, printing it and what it said."""
+        names = {"<modelver>": "git modelver", sys.executable: "python"}
+        shown = " ".join(names.get(a, a) for a in args)
+        argv = [sys.executable, "-m", "gitmodelver", *args[1:]] if args[0] == "<modelver>" else list(args)
+        if show:
+            print(f"$ {shown}")
+        proc = subprocess.run(argv, cwd=self.repo, env=self.env, capture_output=True, text=True, check=False)
+        text = (proc.stdout + proc.stderr).rstrip()
+        if show and text and not quiet:
+            print("\n".join(f"  {line}" for line in text.splitlines()))
+        sys.stdout.flush()
+        if proc.returncode not in ok:
+            raise CheckFailed(f"demo step `{shown}` exited {proc.returncode}: {text.splitlines()[-1] if text else ''}")
+        return proc.stdout
+
+    def modelver(self, *args: str, ok: tuple[int, ...] = (0,)) -> str:
+        return self.run("<modelver>", *args, ok=ok)
+
+    def write(self, rel: str, text: str | bytes) -> None:
+        path = self.repo / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text, "utf-8")
+
+    def edit(self, rel: str, old: str, new: str) -> None:
+        path = self.repo / rel
+        path.write_text(path.read_text("utf-8").replace(old, new), "utf-8")
+
+    def evaluate_and_commit(self, message: str) -> None:
+        self.run(sys.executable, "evals/check.py", ok=(0, 1))
+        self.modelver("lock")
+        self.run("git", "add", "-A", show=False)
+        self.run("git", "commit", "-q", "-m", message)
+
+
+def _asset(name: str) -> str:
+    return resources.files("gitmodelver.demo_files").joinpath(name).read_text("utf-8")
+
+
+def setup(d: Demo) -> None:
+    d.step("a sample system: three prompts, retrieval config, DVC-tracked weights, an eval harness")
+    d.repo.mkdir(parents=True)
+    d.keys.mkdir()
+    key = d.keys / "releaser"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "releaser@demo", "-f", str(key)],
+                   check=True, capture_output=True)
+    (d.keys / "allowed_signers").write_text(f"releaser@demo {key.with_suffix('.pub').read_text().strip()}\n")
+    d.run("git", "init", "-q", "-b", "main", show=False)
+    for k, v in (("user.name", "Demo Releaser"), ("user.email", "releaser@demo"), ("gpg.format", "ssh"),
+                 ("user.signingkey", str(key)), ("gpg.ssh.allowedSignersFile", str(d.keys / "allowed_signers"))):
+        d.run("git", "config", k, v, show=False)
+    for name, text in PROMPTS.items():
+        d.write(f"prompts/{name}", text)
+    d.write("modelver.toml", _asset("modelver.toml"))
+    d.write("evals/check.py", _asset("check.py"))
+    d.write("evals/suite.yaml", _asset("suite.yaml"))
+    d.write("data/train.jsonl", "".join(f'{{"q": "question {i}", "a": "answer {i}"}}\n' for i in range(200)))
+    d.write("models/adapter.safetensors", os.urandom(64 * 1024))
+    d.run("dvc", "init", "-q")
+    d.run("dvc", "remote", "add", "-d", "local", str(d.remote), quiet=True)
+    d.run("dvc", "add", "-q", "data/train.jsonl", "models/adapter.safetensors")
+    d.edit("modelver.toml", 'trained_on = ["data/train.jsonl"]', 'trained_on = ["data/train.jsonl.dvc"]')
+    d.run("dvc", "push", "-q")
+    d.evaluate_and_commit("Support bot: first cut")
+
+
+def lifecycle(d: Demo) -> None:
+    d.step("release v1.0.0, signed with a throwaway SSH key")
+    d.modelver("release", "-m", "first release")
+    d.run("git", "tag", "-v", "support-bot@v1.0.0", quiet=True)
+
+    d.step("a prompt edit: status computes the bump from the manifest diff")
+    d.edit("prompts/system.j2", "Answer from the retrieved passages.", "Be concise and cite the retrieved passages.")
+    d.modelver("status")
+    d.evaluate_and_commit("System prompt: concise answers with citations")
+    d.modelver("release", "-m", "concise answers with citations")
+
+    d.step("a generation parameter: patch")
+    d.edit("modelver.toml", "top_p = 0.9", "top_p = 0.85")
+    d.evaluate_and_commit("Narrower nucleus sampling")
+    d.modelver("release")
+
+    d.step("a base-model swap: major")
+    d.edit("modelver.toml", 'id = "meta-llama/Llama-3.1-8B-Instruct"', 'id = "Qwen/Qwen2.5-7B-Instruct"')
+    d.edit("modelver.toml", "0e9e39f249a16976918f6564b8830bc894c89659", "a09a35458c702b33eeacc393d103063234e8bc28")
+    d.evaluate_and_commit("Swap the base model")
+    d.modelver("release", "-m", "new base model")
+
+    d.step("the history: every release, its level, its signer")
+    d.modelver("log")
+    d.modelver("diff", "v1.0.0", "v2.0.0")
+
+
+def run(target: str) -> int:
+    root = Path(target).resolve()
+    if root.exists() and any(root.iterdir()):
+        raise UsageError(f"{root} is not empty", fix=f"pick a new folder or remove it: rm -rf {root}")
+    for tool in ("git", "ssh-keygen", "dvc"):
+        if shutil.which(tool) is None:
+            raise UsageError(f"the demo needs `{tool}` on PATH", fix=f"install {tool}")
+    d = Demo(root)
+    setup(d)
+    lifecycle(d)
+    print(f"\ndone in {time.monotonic() - d.started:.1f}s")
+    print(f"  repository:  {d.repo}")
+    print(f"  DVC remote:  {d.remote}")
+    print(f"  signing key: {d.keys / 'releaser'} (throwaway; trusted via {d.keys / 'allowed_signers'})")
+    print(f"  try:         git -C {d.repo} modelver log")
+    return 0

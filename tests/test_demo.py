@@ -1,0 +1,33 @@
+"""The demo runs end to end with real git, DVC and SSH signing, and leaves a verifiable history."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_demo_walks_the_lifecycle(tmp_path: Path) -> None:
+    target = tmp_path / "demo"
+    proc = subprocess.run([sys.executable, "-m", "gitmodelver", "demo", str(target)], capture_output=True,
+                          text=True, check=False, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    repo = target / "repo"
+    log = subprocess.run([sys.executable, "-m", "gitmodelver", "-C", str(repo), "log", "--json"],
+                         capture_output=True, text=True, check=True)
+    rows = json.loads(log.stdout)
+    assert [(r["version"], r["bump"]) for r in rows][:4] == [
+        ("2.0.0", "major"), ("1.1.1", "patch"), ("1.1.0", "minor"), ("1.0.0", "initial")]
+    assert all(r["verified"] and r["signer"] == "releaser@demo" for r in rows)
+    assert "repository:" in proc.stdout
+    # the key never enters the repository
+    tracked = subprocess.run(["git", "-C", str(repo), "ls-files"], capture_output=True, text=True).stdout
+    assert "releaser" not in tracked and "safetensors\n" not in tracked
+
+
+def test_demo_refuses_a_non_empty_folder(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    proc = subprocess.run([sys.executable, "-m", "gitmodelver", "demo", str(tmp_path)], capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode == 2 and "not empty" in proc.stderr
