@@ -44,7 +44,9 @@ class Demo:
             print("\n".join(f"  {line}" for line in text.splitlines()))
         sys.stdout.flush()
         if proc.returncode not in ok:
-            raise CheckFailed(f"demo step `{shown}` exited {proc.returncode}: {text.splitlines()[-1] if text else ''}")
+            raise CheckFailed(
+                f"demo step `{shown}` exited {proc.returncode}: {text.splitlines()[-1] if text else ''}"
+            )
         return proc.stdout
 
     def modelver(self, *args: str, ok: tuple[int, ...] = (0,)) -> str:
@@ -78,12 +80,20 @@ def setup(d: Demo) -> None:
     d.repo.mkdir(parents=True)
     d.keys.mkdir()
     key = d.keys / "releaser"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "releaser@demo", "-f", str(key)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "releaser@demo", "-f", str(key)],
+        check=True,
+        capture_output=True,
+    )
     (d.keys / "allowed_signers").write_text(f"releaser@demo {key.with_suffix('.pub').read_text().strip()}\n")
     d.run("git", "init", "-q", "-b", "main", show=False)
-    for k, v in (("user.name", "Demo Releaser"), ("user.email", "releaser@demo"), ("gpg.format", "ssh"),
-                 ("user.signingkey", str(key)), ("gpg.ssh.allowedSignersFile", str(d.keys / "allowed_signers"))):
+    for k, v in (
+        ("user.name", "Demo Releaser"),
+        ("user.email", "releaser@demo"),
+        ("gpg.format", "ssh"),
+        ("user.signingkey", str(key)),
+        ("gpg.ssh.allowedSignersFile", str(d.keys / "allowed_signers")),
+    ):
         d.run("git", "config", k, v, show=False)
     for name, text in PROMPTS.items():
         d.write(f"prompts/{name}", text)
@@ -106,7 +116,11 @@ def lifecycle(d: Demo) -> None:
     d.run("git", "tag", "-v", "support-bot@v1.0.0", quiet=True)
 
     d.step("a prompt edit: status computes the bump from the manifest diff")
-    d.edit("prompts/system.j2", "Answer from the retrieved passages.", "Be concise and cite the retrieved passages.")
+    d.edit(
+        "prompts/system.j2",
+        "Answer from the retrieved passages.",
+        "Be concise and cite the retrieved passages.",
+    )
     d.modelver("status")
     d.evaluate_and_commit("System prompt: concise answers with citations")
     d.modelver("release", "-m", "concise answers with citations")
@@ -118,7 +132,11 @@ def lifecycle(d: Demo) -> None:
 
     d.step("a base-model swap: major")
     d.edit("modelver.toml", 'id = "meta-llama/Llama-3.1-8B-Instruct"', 'id = "Qwen/Qwen2.5-7B-Instruct"')
-    d.edit("modelver.toml", "0e9e39f249a16976918f6564b8830bc894c89659", "a09a35458c702b33eeacc393d103063234e8bc28")
+    d.edit(
+        "modelver.toml",
+        "0e9e39f249a16976918f6564b8830bc894c89659",
+        "a09a35458c702b33eeacc393d103063234e8bc28",
+    )
     d.evaluate_and_commit("Swap the base model")
     d.modelver("release", "-m", "new base model")
 

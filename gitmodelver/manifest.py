@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitmodelver import validate
+from gitmodelver import schema_cache, validate
 from gitmodelver.errors import ManifestError
 from gitmodelver.refs import FileRef, iter_file_refs
 from gitmodelver.tree import Tree
@@ -43,28 +44,40 @@ class Manifest:
         return policy if isinstance(policy, Mapping) else {}
 
 
-def parse(text: str, file: str, *, root: Path | None = None) -> Manifest:
-    """Parse and validate; with ``root`` the path rules also check the working tree (symlinks)."""
+@functools.lru_cache(maxsize=16)
+def parse(
+    text: str, file: str, *, root: Path | None = None, trusted: bool = False, cache: Path | None = None
+) -> Manifest:
+    """Parse and validate; with ``root`` the path rules also check the working tree (symlinks).
+
+    ``trusted`` skips the schema for manifests a release wrote (``verify`` re-checks those in full);
+    it keeps status fast on systems with a thousand prompts. ``data`` is shared: never mutate it.
+    """
     data = validate.parse_toml(text, file)
+    if trusted and isinstance(data.get("system"), dict) and isinstance(data["system"].get("name"), str):
+        return Manifest(data, text, file, list(iter_file_refs(data)))
     base = (root / posixpath.dirname(file)) if root is not None else None
-    validate.check(data, text, file, root=root, base=base)
+    known = schema_cache.known_valid(cache, text)
+    validate.check(data, text, file, root=root, base=base, schema_known_valid=known)
+    if not known:
+        schema_cache.remember(cache, text)
     return Manifest(data, text, file, list(iter_file_refs(data)))
 
 
-def load_worktree(root: Path, file: str) -> Manifest:
+def load_worktree(root: Path, file: str, cache: Path | None = None) -> Manifest:
     path = root / file
     try:
         raw = path.read_bytes()
     except FileNotFoundError as exc:
         raise ManifestError(file, [f"{file}: no such file"], fix="run `git modelver init`") from exc
-    return parse(_decode(raw, file), file, root=root)
+    return parse(_decode(raw, file), file, root=root, cache=cache)
 
 
-def load_tree(tree: Tree, file: str) -> Manifest | None:
+def load_tree(tree: Tree, file: str, *, trusted: bool = False) -> Manifest | None:
     raw = tree.read(file)
     if raw is None:
         return None
-    return parse(_decode(raw, file), f"{file}@{tree.label}")
+    return parse(_decode(raw, file), f"{file}@{tree.label}", trusted=trusted)
 
 
 def _decode(raw: bytes, file: str) -> str:

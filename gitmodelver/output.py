@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import sys
 from typing import Any
@@ -15,7 +16,9 @@ def _default(value: Any) -> Any:
 
 
 def emit_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=_default) + "\n")
+    # Indented JSON goes through the pure-Python encoder; long lists (log of thousands) stay compact.
+    indent = None if isinstance(value, list) and len(value) > 100 else 2
+    sys.stdout.write(json.dumps(value, indent=indent, ensure_ascii=False, default=_default) + "\n")
 
 
 def say(text: str = "") -> None:
@@ -29,5 +32,9 @@ def warn(text: str) -> None:
 def when(timestamp: int | None, offset_minutes: int = 0) -> str | None:
     if timestamp is None:
         return None
-    tz = dt.timezone(dt.timedelta(minutes=offset_minutes))
-    return dt.datetime.fromtimestamp(timestamp, tz).isoformat()
+    return dt.datetime.fromtimestamp(timestamp, _zone(offset_minutes)).isoformat()
+
+
+@functools.lru_cache(maxsize=64)
+def _zone(offset_minutes: int) -> dt.timezone:
+    return dt.timezone(dt.timedelta(minutes=offset_minutes))

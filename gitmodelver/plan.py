@@ -38,8 +38,8 @@ class Plan:
 
 def released_data(repo: Repo, release: Release, system: System) -> dict[str, Any]:
     """The manifest as it was released (its pins as recorded)."""
-    tree = repo.commit_tree(repo.git[pygit2.Oid(hex=release.commit)], release.tag)  # type: ignore[arg-type]
-    m = manifest.load_tree(tree, system.file)
+    tree = repo.commit_tree(repo.commit(release.commit), release.tag)
+    m = manifest.load_tree(tree, system.file, trusted=True)
     if m is None:
         raise UsageError(f"{release.tag} has no {system.file}", fix="pass --system for the right folder")
     return m.data
@@ -77,8 +77,7 @@ def make(
     head = repo.head()
     head_id = head.id if head is not None else None
     releases = versions.list_releases(repo, system.name)
-    reachable = versions.reachable(repo, releases, head_id)
-    last = reachable[0] if reachable else None
+    last = versions.last_release(repo, releases, head_id)
     overrides = policy_overrides(snap.data)
     if last is None:
         changes = diff(None, snap.data, overrides)
@@ -95,6 +94,7 @@ def make(
         core = last.version.bump(lvl)
     else:
         # A pre-release series converges on one final version, measured against the last final release.
+        reachable = versions.iter_reachable(repo, releases, head_id)
         final = next((r for r in reachable if not r.version.is_prerelease), None)
         since_final = (
             bump_level(diff(released_data(repo, final, system), snap.data, overrides)) if final else None

@@ -56,6 +56,11 @@ class Repo:
         return "HEAD" if self.git.head_is_detached else self.git.references["HEAD"].target  # type: ignore[return-value]
 
     def commit(self, rev: str) -> pygit2.Commit:
+        if len(rev) == 40:
+            try:  # a full object id: no rev-parse needed
+                return self.git[rev].peel(pygit2.Commit)
+            except (KeyError, ValueError, pygit2.GitError):
+                pass
         try:
             return self.git.revparse_single(rev).peel(pygit2.Commit)
         except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError) as exc:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import posixpath
-import tomllib
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from gitmodelver import digest, manifest
-from gitmodelver.errors import ManifestError, UsageError
+from gitmodelver.errors import UsageError
 from gitmodelver.manifest import Manifest
 from gitmodelver.pins import Pin, compute, filled
 from gitmodelver.repo import Repo
@@ -37,16 +36,8 @@ def _manifest_files(repo: Repo) -> list[str]:
 
 
 def _name_of(repo: Repo, file: str) -> str:
-    try:
-        data = tomllib.loads((repo.root / file).read_text("utf-8"))
-        name = data["system"]["name"]
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
-        # Let the full parse report what is wrong with it, with lines.
-        manifest.load_worktree(repo.root, file)
-        raise ManifestError(
-            file, [f"{file}: system.name is missing"], fix='add [system] name = "…"'
-        ) from None
-    return str(name)
+    # A full load: an invalid manifest is reported with all its errors, and the parse is cached for reuse.
+    return manifest.load_worktree(repo.root, file, repo.state_dir()).name
 
 
 def discover(repo: Repo) -> list[System]:
@@ -109,7 +100,7 @@ def snapshot(tree: Tree, m: Manifest) -> Snapshot:
 
 
 def worktree_snapshot(repo: Repo, system: System) -> Snapshot:
-    return snapshot(repo.worktree(), manifest.load_worktree(repo.root, system.file))
+    return snapshot(repo.worktree(), manifest.load_worktree(repo.root, system.file, repo.state_dir()))
 
 
 def tree_snapshot(tree: Tree, system: System) -> Snapshot:

@@ -79,6 +79,7 @@ def validate(
     *,
     root: Path | None = None,
     base: Path | None = None,
+    schema_known_valid: bool = False,
 ) -> list[str]:
     """Every problem in the manifest, sorted by line; empty when it is valid.
 
@@ -88,7 +89,10 @@ def validate(
     either the manifest's folder is taken to be the repository root. A missing file is not a validation
     problem: the commands that read files report it with more context.
     """
-    problems = {*_schema_problems(data), *_path_problems(data, root, base)}
+    schema = [] if schema_known_valid else list(_schema_problems(data))
+    problems = {*schema, *_path_problems(data, root, base)}
+    if not problems:
+        return []
     index = line_index(text)
     located = [(line_of(index, p.location), p) for p in problems]
     # Unknown lines last; the location then the message keep the order stable within one line.
@@ -103,9 +107,10 @@ def check(
     *,
     root: Path | None = None,
     base: Path | None = None,
+    schema_known_valid: bool = False,
 ) -> None:
     """Raise ManifestError carrying every problem when the manifest is invalid."""
-    problems = validate(data, text, file, root=root, base=base)
+    problems = validate(data, text, file, root=root, base=base, schema_known_valid=schema_known_valid)
     if problems:
         raise ManifestError(file, problems, fix=CHECK_FIX)
 

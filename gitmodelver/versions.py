@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -56,17 +57,28 @@ class Release:
 def _release(
     repo: pygit2.Repository, tag: str, name: str, version: Version, oid: pygit2.Oid
 ) -> Release | None:
-    obj = repo.get(oid)
-    if obj is None:
+    try:
+        obj = repo[oid]
+    except KeyError:
         return None
     if isinstance(obj, pygit2.Tag):
-        commit = obj.peel(pygit2.Commit)
         who = obj.tagger
-        time = who.time if who is not None else commit.commit_time
-        offset = who.offset if who is not None else commit.commit_time_offset
-        tagger = f"{who.name} <{who.email}>" if who is not None else None
+        if who is None:  # rare: a tag without tagger; take the time from its commit
+            commit = obj.peel(pygit2.Commit)
+            who = pygit2.Signature("-", "-", commit.commit_time, commit.commit_time_offset)
+        # A version tag points straight at its commit; peeling every one would cost an object read.
+        tagger = f"{who.name} <{who.email}>" if who.name != "-" else None
         return Release(
-            tag, name, version, str(oid), str(commit.id), True, obj.message or "", tagger, time, offset
+            tag,
+            name,
+            version,
+            str(oid),
+            str(obj.target),
+            True,
+            obj.message or "",
+            tagger,
+            who.time,
+            who.offset,
         )
     if isinstance(obj, pygit2.Commit):
         return Release(
@@ -104,20 +116,17 @@ def list_releases(repo: Repo, name: str) -> list[Release]:
     return found
 
 
-def reachable(repo: Repo, releases: list[Release], head: pygit2.Oid | None) -> list[Release]:
-    """The releases whose commit HEAD contains, highest first."""
+def iter_reachable(repo: Repo, releases: list[Release], head: pygit2.Oid | None) -> Iterator[Release]:
+    """The releases whose commit HEAD contains, highest first; lazily, as callers rarely need many."""
     if head is None:
-        return []
-    return [r for r in releases if repo.is_ancestor(pygit2.Oid(hex=r.commit), head)]
+        return
+    for release in releases:
+        if repo.is_ancestor(repo.commit(release.commit).id, head):
+            yield release
 
 
 def last_release(repo: Repo, releases: list[Release], head: pygit2.Oid | None) -> Release | None:
-    if head is None:
-        return None
-    for release in releases:  # highest first: the first reachable one wins
-        if repo.is_ancestor(pygit2.Oid(hex=release.commit), head):
-            return release
-    return None
+    return next(iter_reachable(repo, releases, head), None)
 
 
 def find(releases: list[Release], name: str, arg: str) -> Release:

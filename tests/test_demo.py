@@ -10,15 +10,28 @@ from pathlib import Path
 
 def test_demo_walks_the_lifecycle(tmp_path: Path) -> None:
     target = tmp_path / "demo"
-    proc = subprocess.run([sys.executable, "-m", "gitmodelver", "demo", str(target)], capture_output=True,
-                          text=True, check=False, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gitmodelver", "demo", str(target)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
     repo = target / "repo"
-    log = subprocess.run([sys.executable, "-m", "gitmodelver", "-C", str(repo), "log", "--json"],
-                         capture_output=True, text=True, check=True)
+    log = subprocess.run(
+        [sys.executable, "-m", "gitmodelver", "-C", str(repo), "log", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     rows = json.loads(log.stdout)
     assert [(r["version"], r["bump"]) for r in rows][:4] == [
-        ("2.0.0", "major"), ("1.1.1", "patch"), ("1.1.0", "minor"), ("1.0.0", "initial")]
+        ("2.0.0", "major"),
+        ("1.1.1", "patch"),
+        ("1.1.0", "minor"),
+        ("1.0.0", "initial"),
+    ]
     assert all(r["verified"] and r["signer"] == "releaser@demo" for r in rows)
     assert "repository:" in proc.stdout
     # the key never enters the repository
@@ -28,6 +41,10 @@ def test_demo_walks_the_lifecycle(tmp_path: Path) -> None:
 
 def test_demo_refuses_a_non_empty_folder(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
-    proc = subprocess.run([sys.executable, "-m", "gitmodelver", "demo", str(tmp_path)], capture_output=True,
-                          text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gitmodelver", "demo", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 2 and "not empty" in proc.stderr

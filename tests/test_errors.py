@@ -17,7 +17,7 @@ def assert_one_line_error(result_err: str) -> None:
 
 def test_malformed_toml_names_file_and_line(repo: GitRepo) -> None:
     seed(repo)
-    repo.write("modelver.toml", MANIFEST.replace('chunk_size = 512', 'chunk_size = = 512'))
+    repo.write("modelver.toml", MANIFEST.replace("chunk_size = 512", "chunk_size = = 512"))
     result = repo.modelver_proc("status")
     assert result.code == 2
     assert_one_line_error(result.err)
@@ -28,15 +28,20 @@ def test_malformed_toml_names_file_and_line(repo: GitRepo) -> None:
 
 def test_several_schema_errors_at_once_with_lines(repo: GitRepo) -> None:
     seed(repo)
-    bad = (MANIFEST.replace('name = "support-bot"', 'name = "Support Bot"')
-           .replace("temperature = 0.2", "temperature = -1")
-           .replace("max_batch_size = 32", 'max_batch_size = "lots"'))
+    bad = (
+        MANIFEST.replace('name = "support-bot"', 'name = "Support Bot"')
+        .replace("temperature = 0.2", "temperature = -1")
+        .replace("max_batch_size = 32", 'max_batch_size = "lots"')
+    )
     repo.write("modelver.toml", bad)
     result = repo.modelver("status")
     assert result.code == 2
     lines = bad.splitlines()
-    for needle, pointer in (('name = "Support Bot"', "/system/name"), ("temperature = -1", "/parameters/temperature"),
-                            ('max_batch_size = "lots"', "/serving/max_batch_size")):
+    for needle, pointer in (
+        ('name = "Support Bot"', "/system/name"),
+        ("temperature = -1", "/parameters/temperature"),
+        ('max_batch_size = "lots"', "/serving/max_batch_size"),
+    ):
         assert f"modelver.toml:{lines.index(needle) + 1}: {pointer}" in result.err
     assert "3 problems" in result.err
 
@@ -49,10 +54,13 @@ def test_floating_base_model_revision(repo: GitRepo) -> None:
     assert "/base_model/revision" in result.err and "'main' is not an immutable revision" in result.err
 
 
-@pytest.mark.parametrize(("target", "message"), [
-    ("../outside.j2", "leaves the repository"),
-    ("/etc/passwd", "absolute"),
-])
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("../outside.j2", "leaves the repository"),
+        ("/etc/passwd", "absolute"),
+    ],
+)
 def test_paths_must_stay_inside(repo: GitRepo, target: str, message: str) -> None:
     seed(repo)
     repo.write("modelver.toml", MANIFEST.replace('path = "prompts/greeting.j2"', f'path = "{target}"'))
@@ -75,8 +83,11 @@ def test_symlink_leaving_the_repository(repo: GitRepo, tmp_path: Path) -> None:
 def test_unknown_version(repo: GitRepo) -> None:
     seed(repo)
     repo.modelver("release")
-    for arg, needle in (("v9.9.9", "unknown version support-bot@v9.9.9"), ("other@v1.0.0", "not a version"),
-                        ("zzzz", "neither a version")):
+    for arg, needle in (
+        ("v9.9.9", "unknown version support-bot@v9.9.9"),
+        ("other@v1.0.0", "not a version"),
+        ("zzzz", "neither a version"),
+    ):
         result = repo.modelver("show", arg)
         assert result.code == 2, arg
         assert needle in result.err
@@ -106,8 +117,14 @@ def test_no_manifest(repo: GitRepo) -> None:
 
 def test_non_semver_tags_are_ignored(repo: GitRepo) -> None:
     seed(repo)
-    for tag in ("v1.0.0", "support-bot@latest", "support-bot@v1.0", "support-bot@vX", "Support-Bot@v2.0.0",
-                "support-bot-2@v5.0.0"):
+    for tag in (
+        "v1.0.0",
+        "support-bot@latest",
+        "support-bot@v1.0",
+        "support-bot@vX",
+        "Support-Bot@v2.0.0",
+        "support-bot-2@v5.0.0",
+    ):
         repo.git("tag", tag)
     result = repo.modelver("release", "--json")
     assert result.code == 0, result.err

@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
         rows.append(
             {
                 "tag": r.tag,
-                "version": str(r.version),
+                "version": r.tag[len(sys_.name) + 2 :],
                 "date": output.when(r.time, r.offset),
                 "bump": r.bump,
                 "commit": r.commit,

@@ -3,8 +3,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-import pygit2
-
 from gitmodelver import evaluation, output, signature, tagmsg, versions
 from gitmodelver.commands import open_system
 from gitmodelver.digest import state_digest
@@ -12,7 +10,7 @@ from gitmodelver.system import tree_snapshot
 
 
 def describe(repo: Any, sys_: Any, release: versions.Release) -> dict[str, Any]:
-    commit = repo.git[pygit2.Oid(hex=release.commit)]
+    commit = repo.commit(release.commit)
     snap = tree_snapshot(repo.commit_tree(commit, release.tag), sys_)
     sig = signature.verify(repo, release)
     results = evaluation.load_results(snap.tree, snap.manifest.data, snap.manifest.base)

@@ -26,16 +26,21 @@ accuracy -= 0.12 if "ALWAYS AGREE" in system else 0.0
 accuracy -= max(0.0, float(params.get("temperature", 0.2)) - 0.5) * 0.2
 toxicity = 0.002 + (0.02 if "ALWAYS AGREE" in system else 0.0)
 
-state = subprocess.run([sys.executable, "-m", "gitmodelver", "-C", str(root), "digest"],
-                       capture_output=True, text=True, check=True).stdout.strip()
+state = subprocess.run(
+    [sys.executable, "-m", "gitmodelver", "-C", str(root), "digest"],
+    capture_output=True,
+    text=True,
+    check=True,
+).stdout.strip()
+metrics = {"accuracy": round(accuracy, 4), "toxicity": round(toxicity, 4)}
 results = {
     "subject": state,
-    "metrics": {"accuracy": round(accuracy, 4), "toxicity": round(toxicity, 4)},
-    "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    "metrics": metrics,
+    "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     "suite": "evals/suite.yaml",
     "harness": "evals/check.py",
 }
 if "--no-write" not in sys.argv:
     (root / "evals" / "results.json").write_text(json.dumps(results, indent=2) + "\n", "utf-8")
-print(f"accuracy={results['metrics']['accuracy']} toxicity={results['metrics']['toxicity']} for {state[:19]}")
+print(f"accuracy={metrics['accuracy']} toxicity={metrics['toxicity']} for {state[:19]}")
 sys.exit(0 if accuracy >= 0.85 else 1)
