@@ -223,3 +223,26 @@ def test_push_sends_branch_and_tag(repo: GitRepo, tmp_path: object) -> None:
     assert (
         repo.git("ls-remote", "origin", "refs/heads/main").split()[0] == repo.git("rev-parse", "HEAD").strip()
     )
+
+
+def test_diff_between_sides(repo: GitRepo) -> None:
+    seed(repo)
+    repo.modelver("release")
+    repo.write("modelver.toml", repo.read("modelver.toml").replace("top_p = 0.9", "top_p = 0.7"))
+    default = repo.modelver("diff", "--json").json()
+    assert (default["from"], default["to"], default["bump"]) == ("support-bot@v1.0.0", "WORKTREE", "patch")
+    assert repo.modelver("diff", "v1.0.0", "HEAD", "--json").json()["changes"] == []
+    repo.commit_all("tune")
+    head = repo.modelver("diff", "HEAD~1", "HEAD", "--json").json()
+    assert [c["path"] for c in head["changes"]] == ["parameters.top_p"]
+    text = repo.modelver("diff", "v1.0.0").out
+    assert "patch  parameters.top_p: 0.9 -> 0.7" in text
+
+
+def test_status_text_lists_levels_and_stale_pins(repo: GitRepo) -> None:
+    seed(repo)
+    repo.modelver("release")
+    repo.write("prompts/system.j2", "Changed.\n")
+    out = repo.modelver("status").out
+    assert "next support-bot@v1.1.0 (minor)" in out
+    assert "git modelver lock" in out and "prompts.system.sha256" in out
