@@ -12,21 +12,25 @@ PRE_COMMIT_BLOCK = """\
         entry: git-modelver hook prompt-guard
         language: system
         pass_filenames: false
+        always_run: true
+        stages: [pre-commit]
       - id: modelver-manifest
         name: modelver manifest
         entry: git-modelver hook manifest
         language: system
-        pass_filenames: false
+        files: (^|/)modelver\\.toml$
+        stages: [pre-commit]
       - id: modelver-no-raw-weights
         name: modelver no raw weights
         entry: git-modelver hook no-raw-weights
         language: system
-        pass_filenames: false
+        stages: [pre-commit]
       - id: modelver-verify-tags
         name: modelver verify tags
         entry: git-modelver hook verify-tags
         language: system
         pass_filenames: false
+        always_run: true
         stages: [pre-push]
 """
 

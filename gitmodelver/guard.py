@@ -1,0 +1,441 @@
+"""The pre-commit checks, judged on the staged state (the index), never on the working tree.
+
+What is staged is what the commit will hold. Under the pre-commit framework unstaged edits are stashed,
+but as a plain git hook (or with ``git commit -a``, which stages into a temporary index named by
+``GIT_INDEX_FILE``) the working tree can differ from the commit, so only index blobs count here.
+
+Three checks (SPEC §9): ``prompt-guard`` (prompts match their pins, every prompt is named, no pin is
+edited by hand), ``manifest`` (the staged manifest is valid) and ``no-raw-weights`` (weights go to DVC).
+Each returns one Problem per thing wrong, naming the file and the command that fixes it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import posixpath
+import re
+import tomllib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pygit2
+
+from gitmodelver import pins, validate
+from gitmodelver.errors import ManifestError
+from gitmodelver.manifest import FILENAME
+from gitmodelver.refs import FileRef, iter_file_refs
+from gitmodelver.repo import Repo
+from gitmodelver.tagmsg import show_value
+from gitmodelver.tree import IndexTree, join
+
+MIB = 1024 * 1024
+DEFAULT_MAX_FILE_SIZE = 10 * MIB
+# File types that hold weights, checkpoints, arrays or vector indexes: they belong in DVC, not Git.
+WEIGHT_PATTERNS: tuple[str, ...] = (
+    "*.safetensors",
+    "*.bin",
+    "*.pt",
+    "*.pth",
+    "*.ckpt",
+    "*.gguf",
+    "*.ggml",
+    "*.onnx",
+    "*.h5",
+    "*.hdf5",
+    "*.keras",
+    "*.pb",
+    "*.tflite",
+    "*.mlmodel",
+    "*.msgpack",
+    "*.npy",
+    "*.npz",
+    "*.pkl",
+    "*.pickle",
+    "*.joblib",
+    "*.faiss",
+    "*.data-?????-of-?????",
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason to refuse the commit: where, what, and the one command that fixes it."""
+
+    text: str  # starts with the file (and line) it is about
+    fix: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.text} (fix: {self.fix})" if self.fix else self.text
+
+
+class _IndexView(IndexTree):
+    """IndexTree over a given index: ``git commit -a`` and ``git commit PATH`` use a temporary one."""
+
+    def __init__(self, repo: pygit2.Repository, index: pygit2.Index) -> None:
+        self.repo = repo
+        self.index = index
+        self.label = "INDEX"
+
+
+def _staged_index(repo: Repo) -> pygit2.Index:
+    override = os.environ.get("GIT_INDEX_FILE")
+    if override:
+        # Git sets it relative to the directory the hook runs in, which is ours too.
+        return pygit2.Index(str(Path(override).resolve()))
+    return repo.git.index
+
+
+@dataclass(frozen=True)
+class StagedManifest:
+    file: str  # repo-relative path
+    text: str
+    data: dict[str, Any] | None  # None when the TOML does not parse
+    error: ManifestError | None
+
+    @property
+    def base(self) -> str:
+        return posixpath.dirname(self.file)
+
+    @property
+    def policy(self) -> Mapping[str, Any]:
+        policy = (self.data or {}).get("policy")
+        return policy if isinstance(policy, Mapping) else {}
+
+
+class Staged:
+    """The index the commit will be made from, with HEAD beside it for "what changed"."""
+
+    def __init__(self, repo: Repo) -> None:
+        self.repo = repo
+        self.index = _staged_index(repo)
+        self.tree = _IndexView(repo.git, self.index)
+        head = repo.head()
+        self.head_tree: pygit2.Tree | None = head.tree if head is not None else None
+
+    def entry(self, path: str) -> pygit2.IndexEntry | None:
+        try:
+            return self.index[path]
+        except KeyError:
+            return None
+
+    def head_id(self, path: str) -> pygit2.Oid | None:
+        if self.head_tree is None:
+            return None
+        try:
+            return self.head_tree[path].id
+        except KeyError:
+            return None
+
+    @cached_property
+    def paths(self) -> list[str]:
+        return [entry.path for entry in self.index]
+
+    @cached_property
+    def changed(self) -> list[str]:
+        """Paths whose staged blob is new or differs from HEAD's: what this commit adds."""
+        return [e.path for e in self.index if self.head_id(e.path) != e.id]
+
+    def blob(self, path: str) -> bytes | None:
+        return self.tree.read(path)
+
+    def size(self, path: str) -> int | None:
+        entry = self.entry(path)
+        if entry is None:
+            return None
+        return int(self.repo.git.odb.read_header(entry.id)[1])  # the header only: never the content
+
+    @cached_property
+    def manifests(self) -> list[StagedManifest]:
+        found = [p for p in self.paths if posixpath.basename(p) == FILENAME]
+        return [self._load(p) for p in found]
+
+    def _load(self, file: str) -> StagedManifest:
+        raw = self.blob(file) or b""
+        text = raw.decode("utf-8", "replace")
+        try:
+            return StagedManifest(file, text, validate.parse_toml(text, file), None)
+        except ManifestError as exc:
+            return StagedManifest(file, text, None, exc)
+
+    def head_manifest(self, file: str) -> dict[str, Any] | None:
+        """HEAD's version of a manifest (only needed when the staged one differs from it)."""
+        oid = self.head_id(file)
+        if oid is None:
+            return None
+        blob = self.repo.git[oid]
+        try:
+            return tomllib.loads(blob.data.decode("utf-8")) if isinstance(blob, pygit2.Blob) else None
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return None
+
+
+# --------------------------------------------------------------------------- prompt-guard
+
+
+def lock_fix(st: Staged, m: StagedManifest) -> str:
+    """``git modelver lock`` for this manifest's system, then stage what it wrote."""
+    selector = ""
+    if len(st.manifests) > 1:
+        name = ((m.data or {}).get("system") or {}).get("name")
+        selector = f"--system {name} " if isinstance(name, str) else ""
+    return f"git modelver {selector}lock && git add {m.file}"
+
+
+@functools.lru_cache(maxsize=256)
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A ``prompt_globs`` pattern: ``**`` spans folders, ``*`` and ``?`` stay inside one."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
+
+
+def _prompt_globs(m: StagedManifest) -> list[re.Pattern[str]]:
+    globs = m.policy.get("prompt_globs")
+    if not isinstance(globs, list):
+        return []
+    return [glob_regex(g.strip("/")) for g in globs if isinstance(g, str) and g.strip("/")]
+
+
+def _relative(path: str, base: str) -> str | None:
+    if not base:
+        return path
+    return path[len(base) + 1 :] if path.startswith(base + "/") else None
+
+
+def _matches(globs: Sequence[re.Pattern[str]], path: str, base: str) -> bool:
+    rel = _relative(path, base)
+    return rel is not None and any(g.fullmatch(rel) for g in globs)
+
+
+def _head_pin(head: Mapping[str, Any] | None, ref: FileRef) -> str | None:
+    table: Any = head
+    for name in ref.key:
+        if not isinstance(table, Mapping):
+            return None
+        table = table.get(name)
+    value = table.get(ref.pin_field) if isinstance(table, Mapping) else None
+    return value if isinstance(value, str) else None
+
+
+class _PromptCheck:
+    """prompt-guard for one staged manifest."""
+
+    def __init__(self, st: Staged, m: StagedManifest) -> None:
+        assert m.data is not None
+        self.st = st
+        self.m = m
+        self.refs = list(iter_file_refs(m.data))
+        self.globs = _prompt_globs(m)
+        entry = st.entry(m.file)
+        manifest_changed = entry is None or st.head_id(m.file) != entry.id
+        # Pins can only have been edited when the manifest itself changed.
+        self.head = st.head_manifest(m.file) if manifest_changed else m.data
+
+    def pin_edited(self, ref: FileRef) -> bool:
+        return ref.pin != _head_pin(self.head, ref)
+
+    def run(self) -> Iterator[Problem]:
+        for ref in self.refs:
+            path = join(self.m.base, ref.target)
+            if ref.kind == "path" and (ref.key[0] == "prompts" or _matches(self.globs, path, self.m.base)):
+                yield from self.prompt(ref, path)
+            elif ref.pin is not None and self.pin_edited(ref):
+                yield from self.other_pin(ref, path)
+        yield from self.unnamed()
+
+    def prompt(self, ref: FileRef, path: str) -> Iterator[Problem]:
+        data = self.st.blob(path)
+        if data is None:
+            yield Problem(
+                f"{self.m.file}: {ref.dotted} names {path}, which is not staged", fix=f"git add {path}"
+            )
+            return
+        actual = hashlib.sha256(data).hexdigest()
+        if ref.pin == actual:
+            return
+        fix = lock_fix(self.st, self.m)
+        if ref.pin is None:
+            yield Problem(f"{path}: prompt {ref.dotted} is not pinned in {self.m.file}", fix=fix)
+        elif self.pin_edited(ref):
+            yield self.hand_edit(ref, path, actual)
+        else:
+            yield Problem(
+                f"{path}: staged prompt does not match its pin {ref.pin_path} in {self.m.file} "
+                f"({show_value(ref.pin)} pinned, {show_value(actual)} staged): edited without "
+                "`git modelver lock`",
+                fix=fix,
+            )
+
+    def other_pin(self, ref: FileRef, path: str) -> Iterator[Problem]:
+        actual = pins.actual_pin(self.st.tree, ref.kind, path)
+        if actual is not None and actual != ref.pin:
+            yield self.hand_edit(ref, path, actual)
+
+    def hand_edit(self, ref: FileRef, path: str, actual: str) -> Problem:
+        return Problem(
+            f"{self.m.file}: pin {ref.pin_path} was edited by hand: it says {show_value(ref.pin)} but "
+            f"{path} is {show_value(actual)}; pins are written by `git modelver lock`",
+            fix=lock_fix(self.st, self.m),
+        )
+
+    def unnamed(self) -> Iterator[Problem]:
+        if not self.globs:
+            return
+        named = {join(self.m.base, r.target) for r in self.refs}
+        for path in self.st.paths:
+            if path in named or path == self.m.file or not _matches(self.globs, path, self.m.base):
+                continue
+            rel = _relative(path, self.m.base) or path
+            key = re.sub(r"[^A-Za-z0-9_-]+", "_", posixpath.basename(rel).split(".")[0]) or "prompt"
+            yield Problem(
+                f"{path}: a prompt (it matches policy.prompt_globs) that {self.m.file} does not name",
+                fix=f'add [prompts.{key}] path = "{rel}" to {self.m.file}, then {lock_fix(self.st, self.m)}',
+            )
+
+
+def prompt_guard(st: Staged, files: Sequence[str] = ()) -> list[Problem]:
+    """Prompts whose staged bytes differ from their pins, unnamed prompts, pins edited by hand.
+
+    It looks at every staged manifest whatever ``files`` says: a prompt edit implicates the manifest
+    and a manifest edit its prompts, so the check needs the whole staged state.
+    """
+    problems: list[Problem] = []
+    for m in st.manifests:
+        if m.data is None:
+            # The manifest hook reports every problem; here one line says why nothing was checked.
+            assert m.error is not None
+            problems.append(Problem(f"{m.error.problems[0]} (prompts not checked)", fix=f"fix {m.file}"))
+            continue
+        problems.extend(_PromptCheck(st, m).run())
+    return problems
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+def manifest_check(st: Staged, files: Sequence[str] = ()) -> list[Problem]:
+    """Every problem of each staged manifest that changed (or of the manifests in ``files``)."""
+    wanted = set(files) if files else {p for p in st.changed if posixpath.basename(p) == FILENAME}
+    problems: list[Problem] = []
+    for m in st.manifests:
+        if m.file not in wanted:
+            continue
+        if m.error is not None:
+            found = m.error.problems
+        else:
+            assert m.data is not None
+            found = validate.validate(m.data, m.text, m.file, base=Path(m.base) if m.base else None)
+        if found:
+            # Every problem on its own line (with its TOML line); the fix is said once, at the end.
+            problems.extend(Problem(p) for p in found[:-1])
+            problems.append(Problem(found[-1], fix=f"edit {m.file}, then git add {m.file}"))
+    return problems
+
+
+# --------------------------------------------------------------------------- no-raw-weights
+
+
+@dataclass(frozen=True)
+class WeightPolicy:
+    max_file_size: int
+    patterns: tuple[str, ...]  # gitignore-like: the last match wins, "!" exempts
+
+    def weight_like(self, path: str) -> bool:
+        hit = False
+        for pattern in self.patterns:
+            negate = pattern.startswith("!")
+            body = pattern[1:] if negate else pattern
+            target = path if "/" in body.strip("/") else posixpath.basename(path)
+            if glob_regex(body.strip("/")).fullmatch(target):
+                hit = not negate
+        return hit
+
+
+def weight_policy(m: StagedManifest | None) -> WeightPolicy:
+    policy = m.policy if m is not None else {}
+    size = policy.get("max_file_size")
+    extra = policy.get("weight_patterns")
+    extra_patterns = tuple(p for p in extra if isinstance(p, str)) if isinstance(extra, list) else ()
+    limit = size if isinstance(size, int) and not isinstance(size, bool) else DEFAULT_MAX_FILE_SIZE
+    return WeightPolicy(limit, WEIGHT_PATTERNS + extra_patterns)
+
+
+def _governing(st: Staged, path: str) -> StagedManifest | None:
+    """The manifest of the innermost system folder holding ``path`` (none: the defaults apply)."""
+    best: StagedManifest | None = None
+    for m in st.manifests:
+        if _relative(path, m.base) is not None and (best is None or len(m.base) > len(best.base)):
+            best = m
+    return best
+
+
+def _human(size: int) -> str:
+    return f"{size / MIB:.1f} MiB" if size >= MIB else f"{size} bytes"
+
+
+def dvc_fix(st: Staged, path: str) -> str:
+    folder = posixpath.dirname(path)
+    gitignore = f"{folder}/.gitignore" if folder else ".gitignore"
+    init = "" if (st.repo.root / ".dvc").is_dir() else "dvc init && "
+    # `dvc add` refuses a file Git tracks, so it leaves the index first.
+    return f"git rm --cached -q {path} && {init}dvc add {path} && git add {path}.dvc {gitignore}"
+
+
+def no_raw_weights(st: Staged, files: Sequence[str] = ()) -> list[Problem]:
+    """Weight-like files, and files over ``policy.max_file_size``, staged into Git instead of DVC."""
+    problems: list[Problem] = []
+    for path in files or st.changed:
+        if path.endswith(".dvc") or st.entry(path) is None:
+            continue
+        policy = weight_policy(_governing(st, path))
+        size = st.size(path) or 0
+        if policy.weight_like(path):
+            what = f"{path}: weights ({_human(size)}) staged into Git; weights are tracked by DVC"
+        elif size > policy.max_file_size:
+            what = (
+                f"{path}: {_human(size)} staged into Git, over the {_human(policy.max_file_size)} limit "
+                "(policy.max_file_size); large files are tracked by DVC"
+            )
+        else:
+            continue
+        problems.append(Problem(what, fix=dvc_fix(st, path)))
+    return problems
+
+
+Check = Callable[[Staged, Sequence[str]], list[Problem]]
+CHECKS: dict[str, Check] = {
+    "prompt-guard": prompt_guard,
+    "manifest": manifest_check,
+    "no-raw-weights": no_raw_weights,
+}
+
+
+def run(repo: Repo, names: Sequence[str], files: Sequence[str] = ()) -> list[Problem]:
+    """The named checks on the staged state; ``files`` (from pre-commit) narrows the file checks."""
+    st = Staged(repo)
+    wanted = [f for f in (os.path.normpath(f).replace(os.sep, "/") for f in files) if f]
+    problems: list[Problem] = []
+    for name in names:
+        problems.extend(CHECKS[name](st, wanted))
+    return problems

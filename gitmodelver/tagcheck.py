@@ -1,0 +1,290 @@
+"""Version tags in a push: which ones a push carries, and whether a new one may land.
+
+Shared by the client (``pre-push``, ``hook verify-tags``) and the server (``pre-receive``). Whether a
+release is sound (digests, pins) is ``verify``'s question; what is specific to a push lives here: the ref
+updates a push makes, the signature its manifest's policy demands, and that the new version's level is at
+least what its diff demands (SPEC §3: a person may raise the level, never lower it).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import pygit2
+
+from gitmodelver import digest, pins, signature, versions
+from gitmodelver.diff import bump_level, diff, policy_overrides
+from gitmodelver.manifest import FILENAME
+from gitmodelver.repo import Repo
+from gitmodelver.semver import Version, parse_tag
+from gitmodelver.system import System
+from gitmodelver.tree import CommitTree
+from gitmodelver.versions import Release
+
+ZERO = "0" * 40
+TAGS = "refs/tags/"
+
+
+@dataclass(frozen=True)
+class RefUpdate:
+    """One ref a push changes, as the receiving side sees it."""
+
+    ref: str  # full name on the receiving side
+    old: str  # ZERO: the ref does not exist there yet
+    new: str  # ZERO: the push deletes it
+
+    @property
+    def created(self) -> bool:
+        return self.old == ZERO and self.new != ZERO
+
+    @property
+    def deleted(self) -> bool:
+        return self.new == ZERO
+
+    @property
+    def short(self) -> str:
+        return self.ref.removeprefix(TAGS).removeprefix("refs/heads/")
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why one ref update may not land, and what to do instead."""
+
+    ref: str  # short name, e.g. support-bot@v1.4.0 or modelver/ledger
+    message: str
+    fix: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.ref}: {self.message}" + (f" (fix: {self.fix})" if self.fix else "")
+
+
+class Check(NamedTuple):
+    """The shape of verify's checks: one named verdict with its detail."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+def parse_receive(text: str) -> list[RefUpdate]:
+    """pre-receive's stdin: ``OLD NEW REF`` per line."""
+    updates = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            updates.append(RefUpdate(parts[2], parts[0], parts[1]))
+    return updates
+
+
+def parse_push(text: str) -> list[RefUpdate]:
+    """pre-push's stdin: ``LOCAL_REF LOCAL_SHA REMOTE_REF REMOTE_SHA``, seen from the remote's side."""
+    updates = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[1] != parts[3]:
+            updates.append(RefUpdate(parts[2], parts[3], parts[1]))
+    return updates
+
+
+def version_tag(ref: str) -> tuple[str, Version] | None:
+    """``(NAME, version)`` for a ``refs/tags/NAME@vX.Y.Z`` ref, else None."""
+    return parse_tag(ref[len(TAGS) :]) if ref.startswith(TAGS) else None
+
+
+def unpushed_tags(repo: Repo, remote: str) -> list[RefUpdate]:
+    """Local version tags the remote lacks: what a push may carry when git did not say (pre-commit)."""
+    listed = repo.run("ls-remote", "--tags", "--refs", remote).out
+    there = {line.split("\t", 1)[1] for line in listed.splitlines() if "\t" in line}
+    updates = []
+    for ref in repo.git.references.iterator(pygit2.enums.ReferenceFilter.TAGS):
+        if ref.name not in there and version_tag(ref.name) is not None:
+            updates.append(RefUpdate(ref.name, ZERO, str(ref.target)))
+    return updates
+
+
+def tags_at_head(repo: Repo) -> list[RefUpdate]:
+    """Version tags on HEAD's commit: what a person checks by hand before pushing a release."""
+    head = repo.head()
+    if head is None:
+        return []
+    updates = []
+    for ref in repo.git.references.iterator(pygit2.enums.ReferenceFilter.TAGS):
+        if version_tag(ref.name) is not None and ref.peel(pygit2.Commit).id == head.id:
+            updates.append(RefUpdate(ref.name, ZERO, str(ref.target)))
+    return updates
+
+
+# --------------------------------------------------------------------------- finding the system
+
+
+def _manifest_paths(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str = "") -> Iterator[str]:
+    """Every manifest in a tree, shallowest first (the usual place is the root)."""
+    subtrees = []
+    for entry in tree:
+        if entry.type_str == "tree":
+            subtrees.append(entry)
+        elif entry.name == FILENAME:
+            yield prefix + FILENAME
+    for entry in subtrees:
+        sub = repo[entry.id]
+        if isinstance(sub, pygit2.Tree):
+            yield from _manifest_paths(repo, sub, f"{prefix}{entry.name}/")
+
+
+def _load(tree: CommitTree, file: str) -> dict[str, Any] | None:
+    raw = tree.read(file)
+    try:
+        return tomllib.loads(raw.decode("utf-8")) if raw is not None else None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+
+
+def find_system(repo: Repo, tree: CommitTree, name: str) -> tuple[System, dict[str, Any]] | None:
+    """The system called ``name`` in a commit, with its manifest's data."""
+    for file in _manifest_paths(repo.git, tree.tree):
+        data = _load(tree, file)
+        system = data.get("system") if data is not None else None
+        if isinstance(system, Mapping) and system.get("name") == name:
+            assert data is not None
+            return System(name, file), data
+    return None
+
+
+# --------------------------------------------------------------------------- checks of a new version
+
+
+def release_of(repo: Repo, tag: str, oid: str) -> Release | None:
+    """The release a tag object makes, read before (pre-receive) or without the ref existing."""
+    parsed = parse_tag(tag)
+    if parsed is None:
+        return None
+    return versions._release(repo.git, tag, parsed[0], parsed[1], pygit2.Oid(hex=oid))
+
+
+def requires_signature(data: Mapping[str, Any], forced: bool) -> bool:
+    policy = data.get("policy")
+    return forced or (isinstance(policy, Mapping) and policy.get("require_signed") is True)
+
+
+def _signature(repo: Repo, release: Release) -> Rejection | None:
+    sig = signature.verify(repo, release)
+    if sig.verified:
+        return None
+    if not sig.signed:
+        return Rejection(
+            release.tag,
+            "unsigned, but policy.require_signed demands a signature",
+            fix=f"git tag -d {release.tag} && git modelver release --sign",
+        )
+    return Rejection(
+        release.tag,
+        f"signature not verified: {sig.detail}",
+        fix="add the signer's key to gpg.ssh.allowedSignersFile (or the GPG keyring) of this repository",
+    )
+
+
+def previous_final(repo: Repo, release: Release, candidates: Iterable[Release]) -> Release | None:
+    """The highest final version below ``release`` that its commit contains: what its level is from."""
+    head = pygit2.Oid(hex=release.commit)
+    below = [
+        r
+        for r in candidates
+        if not r.version.is_prerelease
+        and r.tag != release.tag
+        and r.version.precedence_key < release.version.precedence_key
+    ]
+    below.sort(key=lambda r: r.version.precedence_key, reverse=True)
+    return next(iter(versions.iter_reachable(repo, below, head)), None)
+
+
+def _released_data(repo: Repo, release: Release, system: System) -> dict[str, Any] | None:
+    commit = repo.git[pygit2.Oid(hex=release.commit)]
+    assert isinstance(commit, pygit2.Commit)
+    return _load(CommitTree(repo.git, commit, release.tag), system.file)
+
+
+def level_check(
+    repo: Repo, release: Release, system: System, data: Mapping[str, Any], candidates: Iterable[Release]
+) -> Rejection | None:
+    previous = previous_final(repo, release, candidates)
+    if previous is None:
+        return None  # the first release: any version may start the series
+    old = _released_data(repo, previous, system)
+    required = bump_level(diff(old, data, policy_overrides(data)))
+    if required is None:
+        return None
+    lowest = previous.version.bump(required)
+    if release.version.core.precedence_key >= lowest.precedence_key:
+        return None
+    return Rejection(
+        release.tag,
+        f"the changes since {previous.tag} demand a {required} release (at least v{lowest}), "
+        f"not v{release.version}",
+        fix=f"git tag -d {release.tag} && git modelver release",
+    )
+
+
+def _fallback_checks(repo: Repo, system: System, release: Release, data: dict[str, Any]) -> list[Check]:
+    """What verify checks of a release when verify itself is not available: version, digests, pins."""
+    commit = repo.git[pygit2.Oid(hex=release.commit)]
+    assert isinstance(commit, pygit2.Commit)
+    tree = CommitTree(repo.git, commit, release.tag)
+    stale = [p.ref.pin_path for p in pins.compute(data, tree, system.base) if p.stale or p.missing]
+    version = (data.get("system") or {}).get("version")
+    return [
+        Check("version", version == str(release.version), f"system.version is {version!r}"),
+        Check("pins", not stale, "stale or missing: " + ", ".join(stale) if stale else "pins match"),
+        Check(
+            "digest",
+            release.digest == digest.version_digest(data),
+            f"Modelver-Digest is {release.digest or 'missing'}",
+        ),
+        Check(
+            "state",
+            release.state == digest.state_digest(data),
+            f"Modelver-State is {release.state or 'missing'}",
+        ),
+    ]
+
+
+def verify_checks(repo: Repo, system: System, release: Release, data: dict[str, Any]) -> list[Check]:
+    return _fallback_checks(repo, system, release, data)
+
+
+def check_new_version(
+    repo: Repo, tag: str, oid: str, *, pending: Sequence[Release] = (), force_signed: bool = False
+) -> list[Rejection]:
+    """Every reason a new version tag ``tag`` at object ``oid`` may not be pushed."""
+    release = release_of(repo, tag, oid)
+    if release is None:
+        return [Rejection(tag, f"{oid[:12]} is not a tag or commit here")]
+    if not release.annotated:
+        return [
+            Rejection(
+                tag,
+                "a lightweight tag; a version is an annotated tag with digests",
+                fix=f"git tag -d {tag} && git modelver release",
+            )
+        ]
+    commit = repo.git[pygit2.Oid(hex=release.commit)]
+    assert isinstance(commit, pygit2.Commit)
+    found = find_system(repo, CommitTree(repo.git, commit, tag), release.name)
+    if found is None:
+        return [Rejection(tag, f"its commit {release.commit[:12]} has no {FILENAME} for {release.name}")]
+    system, data = found
+    problems: list[Rejection] = []
+    if requires_signature(data, force_signed):
+        problems.extend(p for p in [_signature(repo, release)] if p is not None)
+    for check in verify_checks(repo, system, release, data):
+        if not check.ok:
+            problems.append(
+                Rejection(
+                    tag, f"fails verify ({check.name}): {check.detail}", fix=f"git modelver verify {tag}"
+                )
+            )
+    candidates = {r.tag: r for r in [*versions.list_releases(repo, release.name), *pending]}
+    level = level_check(repo, release, system, data, candidates.values())
+    return problems + ([level] if level is not None else [])
