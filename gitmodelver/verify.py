@@ -1,0 +1,540 @@
+"""Verifying released versions (SPEC §5 ``verify``): every claim a version tag makes, checked.
+
+Only Git objects are read, so this works in a bare repository (server hooks) and never imports DVC;
+DVC comes in only for objects on a remote (``remote``) or rehashing the cache (``deep``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pygit2
+
+from gitmodelver import digest, dvcops, evaluation, pins, signature
+from gitmodelver.diff import bump_level, diff, policy_overrides
+from gitmodelver.errors import ManifestError, ModelverError
+from gitmodelver.manifest import Manifest, parse
+from gitmodelver.repo import Repo
+from gitmodelver.semver import LEVELS, level_rank
+from gitmodelver.system import System
+from gitmodelver.tree import CommitTree
+from gitmodelver.versions import TAG_PREFIX, Release
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "ok": self.ok, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class VersionReport:
+    tag: str
+    checks: list[Check]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"tag": self.tag, "ok": self.ok, "checks": [c.as_json() for c in self.checks]}
+
+
+def short(oid: str) -> str:
+    return oid[:8]
+
+
+@dataclass
+class Context:
+    """What many verifications share: parsed manifests by blob, signature verdicts, the DVC side."""
+
+    repo: Repo
+    system: System
+    signatures: dict[str, signature.Signature] = field(default_factory=dict)
+    known: Mapping[str, Release] = field(default_factory=dict)
+    manifests: dict[str, Manifest | ManifestError | None] = field(default_factory=dict)
+    dvc: DvcChecks | None = None  # made on first use, only with remote or deep
+
+    def commit(self, oid: str) -> pygit2.Commit | None:
+        obj = self.repo.git.get(oid)
+        return obj.peel(pygit2.Commit) if obj is not None else None
+
+    def manifest_at(self, commit: pygit2.Commit, label: str) -> Manifest | None:
+        """The manifest in ``commit``; None when it has none; raises ManifestError when invalid."""
+        try:
+            entry = commit.tree[self.system.file]
+        except KeyError:
+            return None
+        key = str(entry.id)
+        if key not in self.manifests:
+            self.manifests[key] = self._parse(entry.id, label)
+        found = self.manifests[key]
+        if isinstance(found, ManifestError):
+            raise found
+        return found
+
+    def _parse(self, oid: pygit2.Oid, label: str) -> Manifest | ManifestError | None:
+        blob = self.repo.git[oid]
+        if not isinstance(blob, pygit2.Blob):
+            return None
+        try:
+            return parse(blob.data.decode("utf-8"), f"{self.system.file}@{label}")
+        except UnicodeDecodeError:
+            return ManifestError(self.system.file, [f"{self.system.file}@{label}: not UTF-8"])
+        except ManifestError as exc:
+            return exc
+
+    def version_in(self, commit: pygit2.Commit) -> str | None:
+        """``system.version`` of a commit's manifest, read without validation (parents of a release)."""
+        try:
+            blob = self.repo.git[commit.tree[self.system.file].id]
+            data = tomllib.loads(blob.data.decode("utf-8"))  # type: ignore[attr-defined]
+            return str(data["system"]["version"])
+        except (KeyError, TypeError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return None
+
+    def release_named(self, tag: str) -> tuple[str, pygit2.Commit] | None:
+        """The commit a tag name points at: a release passed in ``known`` wins over the local ref."""
+        if tag in self.known:
+            commit = self.commit(self.known[tag].commit)
+            return (tag, commit) if commit is not None else None
+        ref = self.repo.git.references.get(TAG_PREFIX + tag)
+        if ref is None:
+            return None
+        try:
+            return tag, ref.peel(pygit2.Commit)
+        except (pygit2.GitError, ValueError):
+            return None
+
+
+def verify_release(
+    repo: Repo,
+    system: System,
+    release: Release,
+    *,
+    remote: str | None = None,
+    deep: bool = False,
+    known: Mapping[str, Release] | None = None,
+) -> VersionReport:
+    """Check one version tag. ``remote``: None skips the DVC remote, "" uses the default one.
+
+    ``known`` names releases that are not refs yet (a pre-receive hook sees a push of several tags),
+    so ``Modelver-Previous`` can point at one of them.
+    """
+    ctx = Context(repo, system, known=dict(known or {}))
+    return check_release(ctx, release, remote=remote, deep=deep)
+
+
+def verify_releases(
+    repo: Repo, system: System, releases: Iterable[Release], *, remote: str | None = None, deep: bool = False
+) -> list[VersionReport]:
+    """Check many tags sharing parsed manifests, one ``git verify-tag`` per signed tag (verdicts cached)."""
+    releases = list(releases)
+    ctx = Context(repo, system, signatures=signature.verify_cached(repo, releases))
+    if remote is not None or deep:
+        ctx.dvc = DvcChecks.prepare(ctx, releases, remote=remote, deep=deep)
+    return [check_release(ctx, r, remote=remote, deep=deep) for r in releases]
+
+
+def check_release(ctx: Context, release: Release, *, remote: str | None, deep: bool) -> VersionReport:
+    commit = ctx.commit(release.commit)
+    if commit is None:
+        return VersionReport(
+            release.tag, [Check("tag-object", False, f"{release.tag}: commit {release.commit} is missing")]
+        )
+    m, problem = _load(ctx, release, commit)
+    checks = [
+        _signature(ctx, release, m),
+        _tag_object(ctx, release, commit),
+        problem or _manifest(release, m),
+    ]
+    if m is not None:
+        tree = CommitTree(ctx.repo.git, commit, release.tag)
+        checks += [_digest(release, m), _pins(release, m, tree, commit), _level(ctx, release, m)]
+        checks += _evaluation(release, m, tree)
+        if remote is not None or deep:
+            if ctx.dvc is None:
+                ctx.dvc = DvcChecks.prepare(ctx, [release], remote=remote, deep=deep)
+            checks += ctx.dvc.checks(release, m, tree)
+    return VersionReport(release.tag, checks)
+
+
+def _load(ctx: Context, release: Release, commit: pygit2.Commit) -> tuple[Manifest | None, Check | None]:
+    try:
+        m = ctx.manifest_at(commit, release.tag)
+    except ManifestError as exc:
+        problems = "; ".join(exc.problems[:5]) + (" …" if len(exc.problems) > 5 else "")
+        return None, Check("manifest", False, f"{problems} (see `git show {release.tag}:{ctx.system.file}`)")
+    if m is None:
+        return None, Check(
+            "manifest",
+            False,
+            f"{release.tag} points at {short(release.commit)}, which has no {ctx.system.file}: "
+            "not a release commit of this system (`git modelver log`)",
+        )
+    return m, None
+
+
+def _signature(ctx: Context, release: Release, m: Manifest | None) -> Check:
+    sig = ctx.signatures.get(release.tag) or signature.verify(ctx.repo, release)
+    required = bool(m.policy.get("require_signed")) if m is not None else False
+    if not sig.signed:
+        if required:
+            return Check(
+                "signature",
+                False,
+                f"{release.tag} is not signed, but policy.require_signed is on in {ctx.system.file} at "
+                f"{short(release.commit)}: if it was never published, `git tag -d {release.tag}` and "
+                "release again with `git modelver release --sign`",
+            )
+        return Check("signature", True, "not signed (policy.require_signed is off)")
+    if not sig.verified:
+        return Check(
+            "signature",
+            False,
+            f"{release.tag}: {sig.detail} (`git verify-tag {release.tag}`); if you trust the signer, add "
+            "their key to gpg.ssh.allowedSignersFile or your GPG keyring, else treat the tag as forged",
+        )
+    return Check("signature", True, sig.detail)
+
+
+def _tag_object(ctx: Context, release: Release, commit: pygit2.Commit) -> Check:
+    ref = f"refs/tags/{release.tag}"
+    fix = f"restore it from a trusted remote: `git fetch origin +{ref}:{ref}`"
+    if not release.annotated:
+        return Check(
+            "tag-object",
+            False,
+            f"refs/tags/{release.tag} is a lightweight tag: a release is an annotated tag with trailers; "
+            f"`git tag -d {release.tag}` and `git modelver release`",
+        )
+    obj = ctx.repo.git.get(release.target)
+    name = obj.name if isinstance(obj, pygit2.Tag) else None
+    if name != release.tag:
+        return Check(
+            "tag-object",
+            False,
+            f"{ref} points at the tag object of '{name}': the tag was renamed or moved; {fix}",
+        )
+    if ctx.version_in(commit) == str(release.version):
+        for parent in commit.parents:
+            if ctx.version_in(parent) == str(release.version):
+                origin = _release_commit(ctx, parent, str(release.version))
+                return Check(
+                    "tag-object",
+                    False,
+                    f"{release.tag} points at {short(str(commit.id))}, but system.version = "
+                    f"{release.version} was written by {short(str(origin.id))}: the tag was moved; {fix}",
+                )
+    return Check("tag-object", True, f"annotated tag {name} on {short(release.commit)}")
+
+
+def _release_commit(ctx: Context, commit: pygit2.Commit, version: str) -> pygit2.Commit:
+    """The first-parent ancestor that set ``version`` (its own parent has another one)."""
+    while commit.parents and ctx.version_in(commit.parents[0]) == version:
+        commit = commit.parents[0]
+    return commit
+
+
+def _manifest(release: Release, m: Manifest | None) -> Check:
+    assert m is not None
+    where = f"{m.file.split('@')[0]} at {short(release.commit)}"
+    if m.name != release.name:
+        return Check(
+            "manifest", False, f"{where} says system.name = {m.name!r}, the tag says {release.name!r}"
+        )
+    if m.version != str(release.version):
+        return Check(
+            "manifest",
+            False,
+            f"{where} says system.version = {m.version!r}, the tag says {release.version}: "
+            f"the tag points at the wrong commit; restore {release.tag} from a trusted remote",
+        )
+    return Check("manifest", True, f"{where} is valid, version {m.version}")
+
+
+def _digest(release: Release, m: Manifest) -> Check:
+    expected = {
+        "Modelver-Digest": digest.version_digest(m.data),
+        "Modelver-State": digest.state_digest(m.data),
+    }
+    problems = []
+    for trailer, value in expected.items():
+        claimed = release.trailers.get(trailer)
+        if claimed is None:
+            problems.append(f"the tag message has no {trailer} trailer")
+        elif claimed != value:
+            problems.append(
+                f"{trailer} trailer says {digest.short(claimed)}… but the manifest at "
+                f"{short(release.commit)} gives {digest.short(value)}…"
+            )
+    if problems:
+        return Check(
+            "digest",
+            False,
+            "; ".join(problems)
+            + f": the tag message or the manifest was altered (`git modelver show {release.tag}`)",
+        )
+    return Check("digest", True, expected["Modelver-Digest"])
+
+
+def _pins(release: Release, m: Manifest, tree: CommitTree, commit: pygit2.Commit) -> Check:
+    at = short(str(commit.id))
+    problems = []
+    for pin in pins.compute(m.data, tree, m.base):
+        ref = pin.ref
+        what = "hashes to" if ref.kind == "path" else "records"
+        if pin.missing:
+            kind = "file" if ref.kind == "path" else "DVC output"
+            problems.append(f"{ref.dotted}: {pin.repo_path} is no {kind} at {at}")
+        elif ref.pin is None:
+            problems.append(f"{ref.pin_path} is not pinned")
+        elif pin.stale:
+            problems.append(
+                f"{ref.pin_path} pins {ref.pin[:12]}… but {_source(pin)} at {at} "
+                f"{what} {str(pin.actual)[:12]}…"
+            )
+    if problems:
+        return Check(
+            "pins",
+            False,
+            "; ".join(problems) + f": {release.tag} does not match its own files; release again from a "
+            "locked tree (`git modelver lock`, commit, `git modelver release`)",
+        )
+    return Check("pins", True, f"{len(m.refs)} file reference(s) match their pins")
+
+
+def _source(pin: pins.Pin) -> str:
+    if pin.ref.kind == "path" or pin.repo_path.endswith(".dvc"):
+        return pin.repo_path
+    return f"the DVC record of {pin.repo_path}"
+
+
+def _level(ctx: Context, release: Release, m: Manifest) -> Check:
+    bump, previous = release.bump, release.previous
+    if bump is None:
+        return Check("level", False, f"the tag message of {release.tag} has no Modelver-Bump trailer")
+    if previous is None:
+        return Check("level", True, f"{bump}: first release")
+    found = ctx.release_named(previous)
+    if found is None:
+        return Check(
+            "level",
+            False,
+            f"Modelver-Previous names {previous}, which is not in this repository: `git fetch --tags`",
+        )
+    try:
+        before = ctx.manifest_at(found[1], previous)
+    except ManifestError:
+        before = None
+    if before is None:
+        return Check("level", False, f"Modelver-Previous {previous} has no valid {ctx.system.file}")
+    changes = diff(before.data, m.data, policy_overrides(m.data))
+    required = bump_level(changes)
+    if bump not in LEVELS or (required is not None and level_rank(bump) < level_rank(required)):
+        culprits = ", ".join(f"{c.path} ({c.level})" for c in changes if c.level == required)
+        return Check(
+            "level",
+            False,
+            f"Modelver-Bump says {bump}, but the diff from {previous} demands {required} ({culprits}): "
+            f"{release.tag} understates its changes; release a {required} version instead",
+        )
+    return _sequence(release, before, bump, previous)
+
+
+def _sequence(release: Release, before: Manifest, bump: str, previous: str) -> Check:
+    from gitmodelver.semver import InvalidVersion, Version
+
+    try:
+        prev = Version.parse(str(before.version))
+        expected = prev.bump(bump) if bump != "none" and not prev.is_prerelease else None
+    except (InvalidVersion, ValueError):
+        expected = None
+    if expected is not None and release.version.core != expected:
+        return Check(
+            "level",
+            False,
+            f"{release.tag} is not a {bump} step from {previous} (that would be {expected})",
+        )
+    return Check("level", True, f"{bump} from {previous}")
+
+
+def _evaluation(release: Release, m: Manifest, tree: CommitTree) -> list[Check]:
+    require = bool(m.policy.get("require_eval"))
+    results = evaluation.load_results(tree, m.data, m.base)
+    if results is None:
+        if require:
+            return [Check("evaluation", False, "policy.require_eval is on but [evaluation] names no results")]
+        return []
+    if results.problems:
+        return [Check("evaluation", False, "; ".join(results.problems[:3]) + ": re-run the evaluation")]
+    state = digest.state_digest(m.data)
+    if results.subject != state:
+        claimed, actual = digest.short(results.subject), digest.short(state)
+        message = f"{results.path} evaluated {claimed}…, not this state {actual}…"
+        if require:
+            return [Check("evaluation", False, f"{message}; re-run the evaluation and release again")]
+        return [Check("evaluation", True, f"warning: {message} (policy.require_eval is off)")]
+    failed = [g for g in evaluation.check_gates(evaluation.gates_of(m.data), results.metrics) if not g.ok]
+    if failed:
+        return [
+            Check(
+                "evaluation",
+                False,
+                f"{results.path}: gate failed: " + "; ".join(g.describe() for g in failed),
+            )
+        ]
+    return [Check("evaluation", True, f"{results.path} is bound to this state; gates pass")]
+
+
+class DvcChecks:
+    """The DVC checks: objects present in the cache and rehashing (``deep``), present on a remote."""
+
+    def __init__(self, store: dvcops.Store | None, error: str | None, remote: str | None, deep: bool) -> None:
+        self.store = store  # None with ``error`` saying why
+        self.error = error
+        self.remote = remote
+        self.deep = deep
+        self.on_remote_missing: set[tuple[str, str]] = set()
+        self.rehashed: dict[str, str] = {}  # object path -> md5, so shared weights hash once per run
+        # output md5 -> its objects (directory listings possibly read from the remote)
+        self.expanded: dict[str, list[dvcops.Obj]] = {}
+
+    @classmethod
+    def prepare(cls, ctx: Context, releases: list[Release], *, remote: str | None, deep: bool) -> DvcChecks:
+        if ctx.repo.bare:
+            return cls(None, "a bare repository has no DVC cache or config: run it in a clone", remote, deep)
+        try:
+            store = dvcops.Store.open(ctx.repo.root)
+        except ModelverError as exc:
+            return cls(None, str(exc), remote, deep)
+        checks = cls(store, None, remote, deep)
+        if remote is not None:
+            try:
+                checks._query_remote(ctx, store, releases)
+            except ModelverError as exc:
+                checks.error = str(exc)
+        return checks
+
+    def _query_remote(self, ctx: Context, store: dvcops.Store, releases: list[Release]) -> None:
+        """One existence query for the objects of every version, instead of one per version."""
+        reader = dvcops.remote_reader(store.root, self.remote)
+        wanted: list[dvcops.Obj] = []
+        for release in releases:
+            commit = ctx.commit(release.commit)
+            try:
+                m = ctx.manifest_at(commit, release.tag) if commit is not None else None
+            except ManifestError:
+                m = None
+            if m is None or commit is None:
+                continue
+            outs, _ = dvcops.outputs(CommitTree(ctx.repo.git, commit, release.tag), m)
+            for out in outs:
+                if out.md5 not in self.expanded:
+                    self.expanded[out.md5] = store.expand(out, remote_read=reader)[0]
+                    wanted += self.expanded[out.md5]
+        missing = dvcops.remote_missing(store.root, wanted, self.remote)
+        self.on_remote_missing = {(o.md5, o.hash_name) for o in missing}
+
+    def checks(self, release: Release, m: Manifest, tree: CommitTree) -> list[Check]:
+        names = (["dvc-cache", "dvc-rehash"] if self.deep else []) + (
+            ["dvc-remote"] if self.remote is not None else []
+        )
+        if self.store is None or self.error is not None:
+            return [Check(name, False, str(self.error)) for name in names]
+        outs, unresolved = dvcops.outputs(tree, m)
+        if unresolved:
+            return [Check(name, False, "; ".join(unresolved)) for name in names]
+        result = []
+        if self.deep:
+            result += self._cache_checks(self.store, release, outs)
+        if self.remote is not None:
+            result.append(self._remote_check(self.store, release, outs))
+        return result
+
+    def _cache_checks(self, store: dvcops.Store, release: Release, outs: list[dvcops.Output]) -> list[Check]:
+        missing, corrupt, count = [], [], 0
+        for out in outs:
+            objs, known = store.expand(out)
+            if not known:
+                missing.append(f"{out.ref}: {out.path} ({out.md5})")
+                continue
+            for obj in objs:
+                path = store.path(obj)
+                if not path.is_file():
+                    missing.append(f"{_where(obj)} ({obj.md5})")
+                    continue
+                count += 1
+                if str(path) not in self.rehashed:
+                    self.rehashed[str(path)] = dvcops.md5_file(path)
+                if self.rehashed[str(path)] != dvcops.md5_of(obj.md5):
+                    corrupt.append(
+                        f"{_where(obj)}: cache object {path} hashes to {self.rehashed[str(path)][:12]}…, "
+                        f"not {obj.md5[:12]}…"
+                    )
+        cache = Check("dvc-cache", True, f"{count} object(s) in {store.cache}")
+        if missing:
+            cache = Check(
+                "dvc-cache",
+                False,
+                f"not in the DVC cache {store.cache}: "
+                + "; ".join(missing[:5])
+                + f": fetch them with `git modelver reproduce {release.tag} --to DIR` or `dvc fetch -T`",
+            )
+        rehash = Check("dvc-rehash", True, f"{count} cached object(s) rehash to their md5")
+        if corrupt:
+            rehash = Check(
+                "dvc-rehash",
+                False,
+                "; ".join(corrupt[:5]) + ": the cache is corrupt; delete those files and fetch them again "
+                "(`dvc fetch -T`)",
+            )
+        return [cache, rehash]
+
+    def _remote_check(self, store: dvcops.Store, release: Release, outs: list[dvcops.Output]) -> Check:
+        missing, count = [], 0
+        for out in outs:
+            objs = self.expanded.get(out.md5) or store.expand(out)[0]
+            for obj in objs:
+                count += 1
+                if (obj.md5, obj.hash_name) in self.on_remote_missing:
+                    missing.append(f"{_where(obj)} ({obj.md5})")
+        url = dvcops.remote_url(store.root, self.remote)
+        if missing:
+            return Check(
+                "dvc-remote",
+                False,
+                f"not on DVC remote {url}: "
+                + "; ".join(missing[:5])
+                + f": push them (`git modelver push`, or `dvc push` at {release.tag})",
+            )
+        return Check("dvc-remote", True, f"{count} object(s) on {url}")
+
+
+def _where(obj: dvcops.Obj) -> str:
+    return obj.owner + (f"/{obj.relpath}" if obj.relpath else "")
+
+
+def summary(reports: list[VersionReport]) -> ModelverError | None:
+    """The one-line error for a failed verification, or None when everything verified."""
+    from gitmodelver.errors import CheckFailed
+
+    bad = [r for r in reports if not r.ok]
+    if not bad:
+        return None
+    names = ", ".join(r.tag for r in bad[:3]) + (" …" if len(bad) > 3 else "")
+    first = bad[0].failures[0]
+    return CheckFailed(
+        f"{len(bad)} of {len(reports)} version(s) failed verification ({names}): {first.name}: {first.detail}"
+    )
