@@ -90,9 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("version", metavar="VERSION")
     p.add_argument("--to", required=True, metavar="DIR", help="where to put the worktree")
     p.add_argument("--no-weights", action="store_true", help="do not check out DVC-tracked files")
+    p.add_argument("--remote", metavar="NAME", help="the DVC remote to fetch from (default: DVC's default)")
+    p.add_argument(
+        "--deep", action="store_true", help="also rehash every materialized file (slow for large weights)"
+    )
 
     p = _add(sub, "push", "push DVC objects, then the branch, the version tags and the ledger")
     p.add_argument("remote", nargs="?", default="origin", metavar="REMOTE")
+    p.add_argument("--dvc-remote", metavar="NAME", help="the DVC remote to push to (default: DVC's default)")
 
     p = _add(sub, "hook", "run one hook (the entry points of .pre-commit-hooks.yaml and hooks/)", json=False)
     p.add_argument(
@@ -118,6 +123,60 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--server", metavar="GIT_DIR", help="a bare repository to protect with pre-receive")
     p.add_argument("--force", action="store_true", help="replace hooks that are already there")
+
+    p = _add(sub, "deploy", "serve VERSION at 100% in an environment")
+    p.add_argument("version", metavar="VERSION")
+    p.add_argument("--env", required=True, metavar="ENV")
+    p.add_argument("--reason", help="why, for the ledger")
+
+    rollout = _add(sub, "rollout", "gradual rollout with automatic rollback", json=False)
+    actions = rollout.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = actions.add_parser("start", help="start rolling VERSION out in ENV")
+    p.add_argument("version", metavar="VERSION")
+    p.add_argument(
+        "--steps", metavar="P,P,…", help="traffic percentages (default: the version's [rollout] steps)"
+    )
+    for name, text in (
+        ("step", "analyse observations once and act on the verdict"),
+        ("watch", "repeat `step` until promoted (exit 0) or rolled back (exit 1)"),
+    ):
+        p = actions.add_parser(name, help=text)
+        p.add_argument("--metrics", metavar="FILE", help='JSON lines {"version", "metric", "value"}')
+        p.add_argument("--metrics-cmd", metavar="CMD", help="a command printing such JSON lines")
+        if name == "watch":
+            p.add_argument("--interval", type=float, default=60.0, metavar="S", help="seconds between steps")
+            p.add_argument("--timeout", type=float, metavar="S", help="give up (exit 1) after S seconds")
+    actions.add_parser("abort", help="stop the rollout: the stable version back at 100%")
+    actions.add_parser("status", help="where every rollout stands")
+    for p in actions.choices.values():
+        p.add_argument("--env", required=p.prog.split()[-1] != "status", metavar="ENV")
+        p.add_argument("--reason", help="why, for the ledger")
+        _common(p)
+
+    p = _add(sub, "rollback", "back to the previous stable version (or --to VERSION)")
+    p.add_argument("--env", required=True, metavar="ENV")
+    p.add_argument("--to", metavar="VERSION")
+    p.add_argument("--reason", help="why, for the ledger")
+
+    _add(sub, "envs", "what every environment serves now")
+
+    p = _add(sub, "asof", "what ENV served at WHEN")
+    p.add_argument("when", metavar="WHEN", help="ISO 8601 (UTC when no zone is given) or @unixtime")
+    p.add_argument("--env", required=True, metavar="ENV")
+
+    p = _add(sub, "bisect", "find the first bad version between A and B, then the change that caused it")
+    p.add_argument("--good", required=True, metavar="A", help="a version where the command passes")
+    p.add_argument("--bad", required=True, metavar="B", help="a later version where it fails")
+    p.add_argument(
+        "--components", action="store_true", help="then isolate the minimal culprit change(s) inside that step"
+    )
+    p.add_argument("--no-weights", action="store_true", help="do not check out DVC-tracked files")
+    p.add_argument(
+        "cmd",
+        nargs=argparse.REMAINDER,
+        metavar="-- CMD",
+        help="the test: exit 0 good, 125 skip, 1-127 bad, 128+ abort",
+    )
 
     p = _add(sub, "demo", "build a sample system in DIR and walk the whole lifecycle", json=False)
     p.add_argument("dir", nargs="?", default="modelver-demo", metavar="DIR")

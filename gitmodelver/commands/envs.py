@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from gitmodelver import deployments, ledger, output
+from gitmodelver.repo import Repo
+
+
+def show(states: dict[str, dict[str, Any]]) -> None:
+    if not states:
+        output.say("no deployments yet (`git modelver deploy VERSION --env ENV`)")
+    for env, state in states.items():
+        traffic: dict[str, float] = state["traffic"] or {}
+        split = ", ".join(f"{tag} {pct:g}%" for tag, pct in traffic.items()) or "nothing"
+        output.say(f"{env:<12} {state['state']:<12} {split}")
+
+
+def run(args: argparse.Namespace) -> int:
+    book = ledger.Ledger(Repo(args.directory))
+    tip = book.tip()
+    states = {env: deployments.summary(book.last(env, tip)) for env in book.envs()}
+    if args.json:
+        output.emit_json(states)
+    else:
+        show(states)
+    return 0

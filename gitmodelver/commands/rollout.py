@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import time
+from pathlib import Path
+from typing import Any
+
+from gitmodelver import analysis, deployments, ledger, output, proc
+from gitmodelver.commands import open_system
+from gitmodelver.commands._serving import version_ref
+from gitmodelver.commands.envs import show
+from gitmodelver.errors import CheckFailed, UsageError
+from gitmodelver.repo import Repo
+from gitmodelver.system import System
+
+
+def _steps(text: str | None) -> list[float] | None:
+    if not text:
+        return None
+    try:
+        return [float(s) for s in text.split(",") if s.strip()]
+    except ValueError as exc:
+        raise UsageError(
+            f"--steps {text}: not a list of percentages", fix="e.g. --steps 5,25,50,100"
+        ) from exc
+
+
+def _parse_lines(text: str, source: str, system: str) -> list[dict[str, Any]]:
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UsageError(
+                f"{source}:{number}: not JSON ({exc.msg})",
+                fix='one object a line: {"version": …, "metric": …, "value": …}',
+            ) from exc
+        if isinstance(row, dict) and isinstance(row.get("version"), str) and "@" not in row["version"]:
+            row["version"] = f"{system}@v{row['version'].removeprefix('v')}"
+        rows.append(row)
+    return rows
+
+
+def observations(args: argparse.Namespace, system: str) -> list[dict[str, Any]]:
+    if getattr(args, "metrics_cmd", None):
+        result = proc.run(shlex.split(args.metrics_cmd), check=False, parse=False)
+        if result.returncode != 0:
+            raise UsageError(f"--metrics-cmd exited {result.returncode}: {result.err.strip()[-200:]}")
+        return _parse_lines(result.out, "--metrics-cmd", system)
+    if not args.metrics:
+        raise UsageError("no observations given", fix="pass --metrics FILE (JSON lines) or --metrics-cmd CMD")
+    path = Path(args.metrics)
+    try:
+        return _parse_lines(path.read_text("utf-8"), str(path), system)
+    except FileNotFoundError as exc:
+        raise UsageError(f"{path}: no such file") from exc
+
+
+def one_step(repo: Repo, sys_: System, env: str, rows: list[dict[str, Any]]) -> ledger.Event:
+    book = ledger.Ledger(repo)
+    current = deployments.require_rolling(book.last(env))
+    candidate = version_ref(repo, sys_, current["candidate"], check=False)
+    rules = deployments.rules_of(candidate)
+    result = analysis.analyse(
+        rules, rows, current["stable"], candidate.tag, current["rollout"]["min_samples"]
+    )
+    who = ledger.actor(repo)
+    return book.append(
+        env,
+        lambda prev: deployments.step(prev, candidate, result, who),
+        f"rollout {env}: {candidate.tag} analysis {result.verdict}",
+    )
+
+
+def _report(event: ledger.Event, as_json: bool) -> None:
+    if as_json:
+        output.emit_json(event.data)
+        return
+    verdict = (event.get("analysis") or {}).get("verdict", "")
+    split = ", ".join(f"{t} {p:g}%" for t, p in event.traffic.items())
+    output.say(f"{event.get('env')}: {event.type} ({verdict}) -> {split}")
+    for metric in (event.get("analysis") or {}).get("metrics", []):
+        output.say(f"  {metric['verdict']:<12} {metric['metric']}: {metric['reason']}")
+
+
+def _outcome(event: ledger.Event) -> int:
+    if event.type == "rollback":
+        raise CheckFailed(f"{event.get('version')} was rolled back: {event.get('reason')}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    action = args.action
+    if action == "status":
+        book = ledger.Ledger(Repo(args.directory))
+        envs = [ledger.check_env(args.env)] if args.env else book.envs()
+        tip = book.tip()
+        states = {env: deployments.summary(book.last(env, tip)) for env in envs}
+        output.emit_json(states) if args.json else show(states)
+        return 0
+    repo, sys_ = open_system(args)
+    env = ledger.check_env(args.env)
+    book = ledger.Ledger(repo)
+    who = ledger.actor(repo)
+    if action == "start":
+        version = version_ref(repo, sys_, args.version)
+        steps = _steps(args.steps)
+        event = book.append(
+            env,
+            lambda prev: deployments.start(prev, version, steps, who, args.reason),
+            f"rollout {env}: start {version.tag}",
+        )
+        _report(event, args.json)
+        return 0
+    if action == "abort":
+        stable = version_ref(repo, sys_, deployments.require_rolling(book.last(env))["stable"], check=False)
+        event = book.append(
+            env, lambda prev: deployments.abort(prev, stable, who, args.reason), f"rollout {env}: abort"
+        )
+        _report(event, args.json)
+        return 0
+    if action == "step":
+        event = one_step(repo, sys_, env, observations(args, sys_.name))
+        _report(event, args.json)
+        return _outcome(event)
+    return watch(repo, sys_, env, args)
+
+
+def watch(repo: Repo, sys_: System, env: str, args: argparse.Namespace) -> int:
+    """Step until promoted (exit 0) or rolled back (exit 1); inconclusive steps wait for more data."""
+    deadline = time.monotonic() + args.timeout if args.timeout else None
+    while True:
+        event = one_step(repo, sys_, env, observations(args, sys_.name))
+        _report(event, args.json)
+        if event.type in ("promote", "rollback"):
+            return _outcome(event)
+        if deadline is not None and time.monotonic() > deadline:
+            raise CheckFailed(
+                f"rollout in {env} still at {event.traffic} after {args.timeout}s",
+                fix="keep watching, or `git modelver rollout abort`",
+            )
+        time.sleep(args.interval)
