@@ -1,8 +1,5 @@
-"""The pre-commit checks, judged on the staged state (the index), never on the working tree.
-
-What is staged is what the commit will hold. Under the pre-commit framework unstaged edits are stashed,
-but as a plain git hook (or with ``git commit -a``, which stages into a temporary index named by
-``GIT_INDEX_FILE``) the working tree can differ from the commit, so only index blobs count here.
+"""The pre-commit checks, judged on the staged state (the index, see ``staged``), never on the working
+tree: what is staged is what the commit will hold.
 
 Three checks (SPEC §9): ``prompt-guard`` (prompts match their pins, every prompt is named, no pin is
 edited by hand), ``manifest`` (the staged manifest is valid) and ``no-raw-weights`` (weights go to DVC).
@@ -16,22 +13,19 @@ import hashlib
 import os
 import posixpath
 import re
-import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import pygit2
-
-from gitmodelver import pins, validate
-from gitmodelver.errors import ManifestError
+from gitmodelver import pins, schema_cache, validate
+from gitmodelver.diff import diff
 from gitmodelver.manifest import FILENAME
 from gitmodelver.refs import FileRef, iter_file_refs
 from gitmodelver.repo import Repo
+from gitmodelver.staged import Staged, StagedManifest
 from gitmodelver.tagmsg import show_value
-from gitmodelver.tree import IndexTree, join
+from gitmodelver.tree import join
 
 MIB = 1024 * 1024
 DEFAULT_MAX_FILE_SIZE = 10 * MIB
@@ -71,107 +65,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.text} (fix: {self.fix})" if self.fix else self.text
-
-
-class _IndexView(IndexTree):
-    """IndexTree over a given index: ``git commit -a`` and ``git commit PATH`` use a temporary one."""
-
-    def __init__(self, repo: pygit2.Repository, index: pygit2.Index) -> None:
-        self.repo = repo
-        self.index = index
-        self.label = "INDEX"
-
-
-def _staged_index(repo: Repo) -> pygit2.Index:
-    override = os.environ.get("GIT_INDEX_FILE")
-    if override:
-        # Git sets it relative to the directory the hook runs in, which is ours too.
-        return pygit2.Index(str(Path(override).resolve()))
-    return repo.git.index
-
-
-@dataclass(frozen=True)
-class StagedManifest:
-    file: str  # repo-relative path
-    text: str
-    data: dict[str, Any] | None  # None when the TOML does not parse
-    error: ManifestError | None
-
-    @property
-    def base(self) -> str:
-        return posixpath.dirname(self.file)
-
-    @property
-    def policy(self) -> Mapping[str, Any]:
-        policy = (self.data or {}).get("policy")
-        return policy if isinstance(policy, Mapping) else {}
-
-
-class Staged:
-    """The index the commit will be made from, with HEAD beside it for "what changed"."""
-
-    def __init__(self, repo: Repo) -> None:
-        self.repo = repo
-        self.index = _staged_index(repo)
-        self.tree = _IndexView(repo.git, self.index)
-        head = repo.head()
-        self.head_tree: pygit2.Tree | None = head.tree if head is not None else None
-
-    def entry(self, path: str) -> pygit2.IndexEntry | None:
-        try:
-            return self.index[path]
-        except KeyError:
-            return None
-
-    def head_id(self, path: str) -> pygit2.Oid | None:
-        if self.head_tree is None:
-            return None
-        try:
-            return self.head_tree[path].id
-        except KeyError:
-            return None
-
-    @cached_property
-    def paths(self) -> list[str]:
-        return [entry.path for entry in self.index]
-
-    @cached_property
-    def changed(self) -> list[str]:
-        """Paths whose staged blob is new or differs from HEAD's: what this commit adds."""
-        return [e.path for e in self.index if self.head_id(e.path) != e.id]
-
-    def blob(self, path: str) -> bytes | None:
-        return self.tree.read(path)
-
-    def size(self, path: str) -> int | None:
-        entry = self.entry(path)
-        if entry is None:
-            return None
-        return int(self.repo.git.odb.read_header(entry.id)[1])  # the header only: never the content
-
-    @cached_property
-    def manifests(self) -> list[StagedManifest]:
-        found = [p for p in self.paths if posixpath.basename(p) == FILENAME]
-        return [self._load(p) for p in found]
-
-    def _load(self, file: str) -> StagedManifest:
-        raw = self.blob(file) or b""
-        text = raw.decode("utf-8", "replace")
-        try:
-            return StagedManifest(file, text, validate.parse_toml(text, file), None)
-        except ManifestError as exc:
-            return StagedManifest(file, text, None, exc)
-
-    def head_manifest(self, file: str) -> dict[str, Any] | None:
-        """HEAD's version of a manifest (only needed when the staged one differs from it)."""
-        oid = self.head_id(file)
-        if oid is None:
-            return None
-        blob = self.repo.git[oid]
-        try:
-            return tomllib.loads(blob.data.decode("utf-8")) if isinstance(blob, pygit2.Blob) else None
-        except (UnicodeDecodeError, tomllib.TOMLDecodeError):
-            return None
 
 
 # --------------------------------------------------------------------------- prompt-guard
@@ -247,10 +140,8 @@ class _PromptCheck:
         self.m = m
         self.refs = list(iter_file_refs(m.data))
         self.globs = _prompt_globs(m)
-        entry = st.entry(m.file)
-        manifest_changed = entry is None or st.head_id(m.file) != entry.id
         # Pins can only have been edited when the manifest itself changed.
-        self.head = st.head_manifest(m.file) if manifest_changed else m.data
+        self.head = st.head_manifest(m.file) if st.manifest_changed(m) else m.data
 
     def pin_edited(self, ref: FileRef) -> bool:
         return ref.pin != _head_pin(self.head, ref)
@@ -336,21 +227,69 @@ def prompt_guard(st: Staged, files: Sequence[str] = ()) -> list[Problem]:
 
 def manifest_check(st: Staged, files: Sequence[str] = ()) -> list[Problem]:
     """Every problem of each staged manifest that changed (or of the manifests in ``files``)."""
-    wanted = set(files) if files else {p for p in st.changed if posixpath.basename(p) == FILENAME}
+    changed = {p for p in st.changed if posixpath.basename(p) == FILENAME}
+    wanted = set(files) if files else changed
     problems: list[Problem] = []
     for m in st.manifests:
         if m.file not in wanted:
             continue
         if m.error is not None:
             found = m.error.problems
+        elif m.file in changed and _only_pins_changed(st, m):
+            continue  # what `lock` and `release` write; prompt-guard checks the values
         else:
-            assert m.data is not None
-            found = validate.validate(m.data, m.text, m.file, base=Path(m.base) if m.base else None)
+            found = _validate(st, m)
         if found:
             # Every problem on its own line (with its TOML line); the fix is said once, at the end.
             problems.extend(Problem(p) for p in found[:-1])
             problems.append(Problem(found[-1], fix=f"edit {m.file}, then git add {m.file}"))
     return problems
+
+
+def _validate(st: Staged, m: StagedManifest) -> list[str]:
+    """Every problem, skipping the schema for a text that already passed it (``schema_cache``)."""
+    assert m.data is not None
+    folder = st.cache.path.parent if st.cache.path is not None else None
+    known = schema_cache.known_valid(folder, m.text)
+    base = Path(m.base) if m.base else None
+    found = validate.validate(m.data, m.text, m.file, base=base, schema_known_valid=known)
+    if not found and not known:
+        schema_cache.remember(folder, m.text)
+    return found
+
+
+def _only_pins_changed(st: Staged, m: StagedManifest) -> bool:
+    """True when the manifest differs from HEAD's only in well-formed pins and system.version.
+
+    The full schema check costs more than the rest of a hook run on a big manifest (jsonschema alone
+    takes ~50 ms to import), and the commonest manifest change by far is a `lock` after a prompt edit.
+    Like every hook, this judges what the commit changes; a manifest passed by name (pre-commit's
+    ``--all-files``) without changes is validated in full.
+    """
+    head, data = st.head_manifest(m.file), m.data
+    if head is None or data is None:
+        return False
+    patterns = _pin_patterns()
+    pin_kinds = {ref.pin_path: ref.kind for ref in iter_file_refs(data)}
+    for change in diff(head, data):
+        kind = pin_kinds.get(change.path)
+        if kind is None or not (change.new is None or patterns[kind].fullmatch(str(change.new))):
+            return False
+    version = data.get("system", {}).get("version")
+    if version != head.get("system", {}).get("version"):
+        return isinstance(version, str) and patterns["version"].fullmatch(version) is not None
+    return True
+
+
+@functools.cache
+def _pin_patterns() -> dict[str, re.Pattern[str]]:
+    """The schema's own patterns for pins and versions, so there is one definition of each."""
+    defs = validate.manifest_schema()["$defs"]
+    return {
+        "path": re.compile(defs["sha256"]["pattern"]),
+        "dvc": re.compile(defs["md5"]["pattern"]),
+        "version": re.compile(defs["semver"]["pattern"]),
+    }
 
 
 # --------------------------------------------------------------------------- no-raw-weights
@@ -438,4 +377,5 @@ def run(repo: Repo, names: Sequence[str], files: Sequence[str] = ()) -> list[Pro
     problems: list[Problem] = []
     for name in names:
         problems.extend(CHECKS[name](st, wanted))
+    st.cache.save()
     return problems

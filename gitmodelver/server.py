@@ -19,8 +19,6 @@ from gitmodelver.tagcheck import RefUpdate, Rejection
 from gitmodelver.versions import Release
 
 LEDGER_REF = "refs/heads/modelver/ledger"
-# Server-side switch: demand signed version tags whatever the pushed manifest says.
-REQUIRE_SIGNED_KEY = "modelver.requireSigned"
 
 
 def attach_quarantine(repo: Repo) -> None:
@@ -101,7 +99,7 @@ def check_updates(repo: Repo, updates: Sequence[RefUpdate], *, force_signed: boo
 def pre_receive(repo: Repo, stdin: str) -> list[Rejection]:
     attach_quarantine(repo)
     return check_updates(
-        repo, tagcheck.parse_receive(stdin), force_signed=repo.config_bool(REQUIRE_SIGNED_KEY)
+        repo, tagcheck.parse_receive(stdin), force_signed=repo.config_bool(tagcheck.SERVER_REQUIRE_SIGNED)
     )
 
 

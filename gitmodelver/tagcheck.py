@@ -11,11 +11,11 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import pygit2
 
-from gitmodelver import digest, pins, signature, versions
+from gitmodelver import versions
 from gitmodelver.diff import bump_level, diff, policy_overrides
 from gitmodelver.manifest import FILENAME
 from gitmodelver.repo import Repo
@@ -26,6 +26,8 @@ from gitmodelver.versions import Release
 
 ZERO = "0" * 40
 TAGS = "refs/tags/"
+# A server's switch: demand signed version tags whatever the pushed manifest says.
+SERVER_REQUIRE_SIGNED = "modelver.requireSigned"
 
 
 @dataclass(frozen=True)
@@ -59,14 +61,6 @@ class Rejection:
 
     def __str__(self) -> str:
         return f"{self.ref}: {self.message}" + (f" (fix: {self.fix})" if self.fix else "")
-
-
-class Check(NamedTuple):
-    """The shape of verify's checks: one named verdict with its detail."""
-
-    name: str
-    ok: bool
-    detail: str
 
 
 def parse_receive(text: str) -> list[RefUpdate]:
@@ -164,28 +158,6 @@ def release_of(repo: Repo, tag: str, oid: str) -> Release | None:
     return versions._release(repo.git, tag, parsed[0], parsed[1], pygit2.Oid(hex=oid))
 
 
-def requires_signature(data: Mapping[str, Any], forced: bool) -> bool:
-    policy = data.get("policy")
-    return forced or (isinstance(policy, Mapping) and policy.get("require_signed") is True)
-
-
-def _signature(repo: Repo, release: Release) -> Rejection | None:
-    sig = signature.verify(repo, release)
-    if sig.verified:
-        return None
-    if not sig.signed:
-        return Rejection(
-            release.tag,
-            "unsigned, but policy.require_signed demands a signature",
-            fix=f"git tag -d {release.tag} && git modelver release --sign",
-        )
-    return Rejection(
-        release.tag,
-        f"signature not verified: {sig.detail}",
-        fix="add the signer's key to gpg.ssh.allowedSignersFile (or the GPG keyring) of this repository",
-    )
-
-
 def previous_final(repo: Repo, release: Release, candidates: Iterable[Release]) -> Release | None:
     """The highest final version below ``release`` that its commit contains: what its level is from."""
     head = pygit2.Oid(hex=release.commit)
@@ -227,64 +199,43 @@ def level_check(
     )
 
 
-def _fallback_checks(repo: Repo, system: System, release: Release, data: dict[str, Any]) -> list[Check]:
-    """What verify checks of a release when verify itself is not available: version, digests, pins."""
-    commit = repo.git[pygit2.Oid(hex=release.commit)]
-    assert isinstance(commit, pygit2.Commit)
-    tree = CommitTree(repo.git, commit, release.tag)
-    stale = [p.ref.pin_path for p in pins.compute(data, tree, system.base) if p.stale or p.missing]
-    version = (data.get("system") or {}).get("version")
-    return [
-        Check("version", version == str(release.version), f"system.version is {version!r}"),
-        Check("pins", not stale, "stale or missing: " + ", ".join(stale) if stale else "pins match"),
-        Check(
-            "digest",
-            release.digest == digest.version_digest(data),
-            f"Modelver-Digest is {release.digest or 'missing'}",
-        ),
-        Check(
-            "state",
-            release.state == digest.state_digest(data),
-            f"Modelver-State is {release.state or 'missing'}",
-        ),
-    ]
-
-
-def verify_checks(repo: Repo, system: System, release: Release, data: dict[str, Any]) -> list[Check]:
-    return _fallback_checks(repo, system, release, data)
-
-
 def check_new_version(
     repo: Repo, tag: str, oid: str, *, pending: Sequence[Release] = (), force_signed: bool = False
 ) -> list[Rejection]:
-    """Every reason a new version tag ``tag`` at object ``oid`` may not be pushed."""
+    """Every reason a new version tag ``tag`` at object ``oid`` may not be pushed.
+
+    ``pending``: the other version tags of the same push, which are not refs yet on the receiving side.
+    ``force_signed``: demand a signature whatever the manifest's policy says (a server's setting).
+    """
+    from gitmodelver.verify import verify_release  # not needed by pushes that carry no version tag
+
     release = release_of(repo, tag, oid)
     if release is None:
         return [Rejection(tag, f"{oid[:12]} is not a tag or commit here")]
-    if not release.annotated:
-        return [
-            Rejection(
-                tag,
-                "a lightweight tag; a version is an annotated tag with digests",
-                fix=f"git tag -d {tag} && git modelver release",
-            )
-        ]
     commit = repo.git[pygit2.Oid(hex=release.commit)]
     assert isinstance(commit, pygit2.Commit)
     found = find_system(repo, CommitTree(repo.git, commit, tag), release.name)
     if found is None:
         return [Rejection(tag, f"its commit {release.commit[:12]} has no {FILENAME} for {release.name}")]
     system, data = found
-    problems: list[Rejection] = []
-    if requires_signature(data, force_signed):
-        problems.extend(p for p in [_signature(repo, release)] if p is not None)
-    for check in verify_checks(repo, system, release, data):
-        if not check.ok:
-            problems.append(
-                Rejection(
-                    tag, f"fails verify ({check.name}): {check.detail}", fix=f"git modelver verify {tag}"
-                )
+    known = {r.tag: r for r in pending if r.tag != tag}
+    report = verify_release(repo, system, release, known=known)
+    problems = [
+        Rejection(tag, f"fails verify ({c.name}): {c.detail}", fix=f"git modelver verify {tag}")
+        for c in report.failures
+    ]
+    if force_signed and not release.signed:
+        problems.append(
+            Rejection(
+                tag,
+                f"unsigned, but this repository demands signed versions ({SERVER_REQUIRE_SIGNED})",
+                fix=f"git tag -d {tag} && git modelver release --sign",
             )
-    candidates = {r.tag: r for r in [*versions.list_releases(repo, release.name), *pending]}
-    level = level_check(repo, release, system, data, candidates.values())
-    return problems + ([level] if level is not None else [])
+        )
+    if all(c.name != "level" for c in report.failures):
+        # verify judges the level the tag message claims against the release it names; a message that
+        # names no previous release (or an old one) is judged here against the versions Git holds.
+        candidates = {r.tag: r for r in [*versions.list_releases(repo, release.name), *pending]}
+        level = level_check(repo, release, system, data, candidates.values())
+        problems += [level] if level is not None else []
+    return problems

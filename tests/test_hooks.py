@@ -329,3 +329,17 @@ def test_jsonschema_is_not_loaded_when_no_manifest_is_staged(bot: GitRepo) -> No
     names = _imported(bot, "pre-commit")
     assert "pygit2" in names
     assert "jsonschema" not in names and "yaml" not in names
+
+
+def test_a_lock_needs_no_schema_but_a_bad_pin_or_version_is_still_caught(bot: GitRepo) -> None:
+    bot.write("prompts/system.j2", "Be brief.\n")
+    assert bot.modelver("lock").code == 0
+    bot.git("add", "-A")
+    # Only pins changed, as `lock` writes them: valid without loading jsonschema.
+    assert "jsonschema" not in _imported(bot, "pre-commit")
+    text = bot.read("modelver.toml")
+    pin = text.split('sha256 = "', 1)[1][:64]
+    bot.write("modelver.toml", text.replace(pin, "xyz").replace("[system]\n", '[system]\nversion = "v1"\n'))
+    bot.git("add", "modelver.toml")
+    lines = blocked(bot, "manifest")
+    assert [line.split(": ")[1] for line in lines] == ["/system/version", "/prompts/system/sha256"]

@@ -143,7 +143,10 @@ def test_the_framework_pre_push_stage_verifies_tags(consumer: GitRepo, tmp_path:
     tag = release_as(repo, "1.0.1", "patch")
     proc = git(repo.path, "push", "--follow-tags", "origin", "main", check=False)
     assert proc.returncode == 1
-    assert f"{tag}: the changes since support-bot@v1.0.0 demand a minor release" in proc.stdout + proc.stderr
+    out = proc.stdout + proc.stderr
+    assert (
+        f"{tag}: fails verify (level): Modelver-Bump says patch, but the diff from support-bot@v1.0.0" in out
+    )
     assert git(remote, "tag", "--list").stdout.split() == ["support-bot@v1.0.0"]
 
 

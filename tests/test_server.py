@@ -102,7 +102,7 @@ def test_unsigned_version_tag_is_rejected_under_require_signed(origin: GitRepo, 
     origin.git("tag", "-d", tag)
     origin.git("tag", "-a", "--no-sign", "--cleanup=verbatim", "-F", "-", tag, commit, input=message)
     err = rejected(push(origin, "main", f"refs/tags/{tag}"))
-    assert f"{tag}: unsigned, but policy.require_signed demands a signature" in err
+    assert f"{tag}: fails verify (signature): {tag} is not signed, but policy.require_signed is on" in err
     assert remote_tags(remote) == []
     assert git(remote, "rev-parse", "--verify", "-q", "main", check=False).returncode != 0  # atomic
 
@@ -112,7 +112,7 @@ def test_tag_signed_by_an_untrusted_key_is_rejected(origin: GitRepo, remote: Pat
     sign_with(origin, SigningKey(private, public, allowed, "mallory@example.com"))
     tag = released(origin)  # mallory trusts herself
     err = rejected(push(origin, "main", f"refs/tags/{tag}"))
-    assert f"{tag}: signature not verified" in err
+    assert f"{tag}: fails verify (signature): {tag}: bad or untrusted signature" in err
     assert remote_tags(remote) == []
 
 
@@ -121,7 +121,8 @@ def test_server_can_demand_signatures_whatever_the_manifest_says(repo: GitRepo, 
     repo.git("remote", "add", "origin", str(remote))
     git(remote, "config", "modelver.requireSigned", "true")
     tag = released(repo)
-    assert "unsigned" in rejected(push(repo, "main", f"refs/tags/{tag}"))
+    err = rejected(push(repo, "main", f"refs/tags/{tag}"))
+    assert f"{tag}: unsigned, but this repository demands signed versions (modelver.requireSigned)" in err
     git(remote, "config", "modelver.requireSigned", "false")
     assert push(repo, "main", f"refs/tags/{tag}").returncode == 0
 
@@ -133,8 +134,28 @@ def test_version_below_the_level_its_diff_demands_is_rejected(origin: GitRepo, r
     origin.commit_all("terse")
     tag = release_as(origin, "1.0.1", "patch")  # a prompt change is minor
     err = rejected(push(origin, "main", f"refs/tags/{tag}"))
-    assert f"{tag}: the changes since {TAG} demand a minor release (at least v1.1.0), not v1.0.1" in err
+    assert (
+        f"{tag}: fails verify (level): Modelver-Bump says patch, but the diff from {TAG} demands minor" in err
+    )
     assert remote_tags(remote) == [TAG]
+
+
+def test_level_is_judged_against_git_when_the_tag_message_names_no_previous(
+    origin: GitRepo, remote: Path
+) -> None:
+    assert origin.modelver("release", "--push", "origin").code == 0
+    origin.write("prompts/system.j2", "You are terse.\n")
+    assert origin.modelver("lock").code == 0
+    origin.commit_all("terse")
+    tag = release_as(origin, "1.0.1", "patch")
+    # Rewrite the tag as if it were a first release: no Modelver-Previous for verify to follow.
+    message = strip_signature(origin.git("tag", "-l", "--format=%(contents)", tag))
+    message = "".join(line for line in message.splitlines(True) if not line.startswith("Modelver-Previous"))
+    origin.git("tag", "-d", tag)
+    origin.git("tag", "-s", "-a", "--cleanup=verbatim", "-F", "-", tag, "HEAD", input=message)
+    err = rejected(push(origin, "main", f"refs/tags/{tag}"))
+    assert f"{tag}: the changes since {TAG} demand a minor release (at least v1.1.0), not v1.0.1" in err
+    assert "fails verify" not in err
 
 
 def test_levels_are_checked_between_tags_of_one_push(origin: GitRepo, remote: Path) -> None:
@@ -147,7 +168,10 @@ def test_levels_are_checked_between_tags_of_one_push(origin: GitRepo, remote: Pa
     origin.commit_all("new base model")
     second = release_as(origin, "1.1.0", "minor")  # a base model swap is major
     err = rejected(push(origin, "main", f"refs/tags/{first}", f"refs/tags/{second}"))
-    assert f"{second}: the changes since {first} demand a major release (at least v2.0.0)" in err
+    assert (
+        f"{second}: fails verify (level): Modelver-Bump says minor, but the diff from {first} demands major"
+        in err
+    )
     assert remote_tags(remote) == []  # pre-receive refuses the push as a whole
 
 
@@ -230,7 +254,7 @@ def test_native_pre_push_blocks_before_the_server_sees_it(
     tag = release_as(repo, "1.0.1", "patch")
     proc = push(repo, "main", f"refs/tags/{tag}")
     assert proc.returncode == 1
-    assert f"{tag}: the changes since {first} demand a minor release" in proc.stderr
+    assert f"{tag}: fails verify (level): Modelver-Bump says patch, but the diff from {first}" in proc.stderr
     assert "modelver: push blocked by pre-push" in proc.stderr
     assert git(plain_remote, "tag", "--list").stdout.split() == [first]
     # Deleting a version tag from the remote is stopped on the client as well.

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from gitmodelver import guard, output, server
+from gitmodelver import guard, output
 from gitmodelver.errors import ExitCode
 from gitmodelver.repo import Repo
 
@@ -28,6 +28,8 @@ def _stdin() -> str | None:
 
 
 def _pre_push(repo: Repo, name: str, files: Sequence[str]) -> list[str]:
+    from gitmodelver import server  # the push rules: pre-commit runs must not pay for importing them
+
     framework_remote = os.environ.get("PRE_COMMIT_REMOTE_NAME")
     if name == "verify-tags" and framework_remote:
         # pre-commit has already read git's list of refs and does not pass it on.
@@ -39,6 +41,8 @@ def _pre_push(repo: Repo, name: str, files: Sequence[str]) -> list[str]:
 def problems_of(args: argparse.Namespace) -> list[str]:
     name: str = args.name
     if name == "pre-receive":
+        from gitmodelver import server
+
         repo = Repo(args.directory, bare_ok=True)
         return [str(r) for r in server.pre_receive(repo, sys.stdin.read())]
     repo = Repo(args.directory)
