@@ -2,4 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from gitmodelver.load import LoadedVersion, load
+
+__all__ = ["LoadedVersion", "load"]
+
+# Loaded on first use, so `import gitmodelver` (and every hook) stays light.
+_LAZY = {"load": "gitmodelver.load", "LoadedVersion": "gitmodelver.load"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gitmodelver' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # importing the submodule bound `load` to the module: bind the function
+    return value

@@ -262,6 +262,11 @@ def _dvc(root: Path) -> Iterator[Any]:
         raise
     except DvcException as exc:
         raise CheckFailed(f"dvc: {exc}", fix="rerun with --debug to see DVC's traceback") from exc
+    except OSError as exc:  # a remote or cache that cannot be read or written: the user's to fix
+        raise CheckFailed(
+            f"DVC storage is not usable: {exc}",
+            fix="check the remote's URL and your access (`dvc remote list`)",
+        ) from exc
 
 
 def _hash_infos(objs: Iterable[Obj]) -> list[Any]:

@@ -304,10 +304,7 @@ def _commit_message(plan: Plan, message: str | None) -> str:
 
 
 def push(repo: Repo, remote: str, tag: str) -> None:
-    """Branch and tag in one atomic push, so the remote never has one without the other."""
-    ref = repo.head_ref()
-    refspecs = [f"{ref}:{ref}"] if ref != "HEAD" else []
-    result = repo.run("push", "--atomic", remote, *refspecs, f"refs/tags/{tag}:refs/tags/{tag}", check=False)
-    if result.returncode != 0:
-        detail = result.err.strip().splitlines()[-1] if result.err.strip() else "push failed"
-        raise CheckFailed(f"push to {remote} failed: {detail}", fix=f"git push --atomic {remote} {ref} {tag}")
+    """The version's DVC objects first, then branch and tag in one atomic push (see ``gitmodelver.push``)."""
+    from gitmodelver import push as publish
+
+    publish.push_release(repo, remote, tag)

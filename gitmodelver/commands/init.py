@@ -71,6 +71,13 @@ def _dvc_init(root: Path) -> bool:
     return True
 
 
+def _dvc_remote(repo: Repo) -> Path | None:
+    """Without any DVC remote, a local one under .git/modelver, so push and reproduce work offline."""
+    from gitmodelver import dvcops
+
+    return dvcops.ensure_default_remote(repo.root, repo.state_dir() / "dvc-storage")
+
+
 def run(args: argparse.Namespace) -> int:
     repo = Repo(args.directory)
     folder = repo.cwd
@@ -91,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     pins = {(*p.ref.key, p.ref.pin_field): str(p.actual) for p in snap.pins if p.actual}
     (repo.root / file).write_text(manifest.edit(text, pins), "utf-8")
     dvc = False if args.no_dvc else _dvc_init(repo.root)
+    storage = None if args.no_dvc else _dvc_remote(repo)
     hooks = _pre_commit(repo.root)
     if args.json:
         output.emit_json(
@@ -100,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
                 "prompts": prompts,
                 "weights": weights,
                 "dvc_init": dvc,
+                "dvc_remote": str(storage) if storage else None,
                 "pre_commit": hooks,
             }
         )
@@ -107,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
     output.say(f"wrote {file}: system {name}, {len(prompts)} prompt(s), {len(weights)} weight file(s)")
     if dvc:
         output.say("ran `dvc init`")
+    if storage:
+        output.say(f"DVC remote: {storage} (local; point it at S3/GCS/SSH with `dvc remote add -d`)")
     if hooks:
         output.say("added the modelver hooks to .pre-commit-config.yaml (enable them: `pre-commit install`)")
     output.say(f"next: review {file}, `git add -A && git commit`, then `git modelver release`")

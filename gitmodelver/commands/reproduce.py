@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gitmodelver import dvcops, output, reproduce, versions
+from gitmodelver.commands import open_system
+from gitmodelver.errors import CheckFailed
+
+
+def run(args: argparse.Namespace) -> int:
+    repo, sys_ = open_system(args)
+    release = versions.find(versions.list_releases(repo, sys_.name), sys_.name, args.version)
+    dest = (Path(args.directory) / args.to).resolve()  # like git: relative to -C PATH
+    result = reproduce.reproduce(
+        repo,
+        sys_,
+        release,
+        dest,
+        weights=not args.no_weights,
+        remote=args.remote,
+        deep=args.deep,
+        say=output.warn,
+    )
+    if args.json:
+        output.emit_json(result.as_json())
+    else:
+        output.say(f"{result.tag} -> {result.dir} (commit {result.commit[:12]})")
+        for w in result.weights:
+            files = f"{w.files} files" if w.files != 1 else "1 file"
+            output.say(f"  {w.ref:<18} {w.path}  {files}, {dvcops.human(w.size)}, {w.link}")
+        for check in result.report.checks:
+            output.say(f"  {'ok  ' if check.ok else 'FAIL'}  {check.name:<12} {check.detail}")
+    if not result.ok:
+        failed = result.report.failures[0]
+        raise CheckFailed(
+            f"{result.tag} was materialized in {result.dir} but did not verify: "
+            f"{failed.name}: {failed.detail}"
+        )
+    return 0
