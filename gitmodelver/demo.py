@@ -26,6 +26,7 @@ class Demo:
         self.keys = root / "keys"
         self.remote = root / "dvc-remote"
         self.started = time.monotonic()
+        self.moment = ""
         self.env = {**os.environ, "DVC_NO_ANALYTICS": "1", "GIT_TERMINAL_PROMPT": "0"}
 
     def step(self, title: str) -> None:
@@ -34,7 +35,7 @@ class Demo:
     def run(self, *args: str, show: bool = True, ok: tuple[int, ...] = (0,), quiet: bool = False) -> str:
         """Run a command in the demo repository as a user would, printing it and what it said."""
         names = {"<modelver>": "git modelver", sys.executable: "python"}
-        shown = " ".join(names.get(a, a) for a in args)
+        shown = " ".join(names.get(a, a.replace(sys.executable, "python")) for a in args)
         argv = [sys.executable, "-m", "gitmodelver", *args[1:]] if args[0] == "<modelver>" else list(args)
         if show:
             print(f"$ {shown}")
@@ -100,6 +101,7 @@ def setup(d: Demo) -> None:
     d.write("modelver.toml", _asset("modelver.toml"))
     d.write("evals/check.py", _asset("check.py"))
     d.write("evals/suite.yaml", _asset("suite.yaml"))
+    d.write("evals/traffic.py", _asset("traffic.py"))
     d.write("data/train.jsonl", "".join(f'{{"q": "question {i}", "a": "answer {i}"}}\n' for i in range(200)))
     d.write("models/adapter.safetensors", os.urandom(64 * 1024))
     d.run("dvc", "init", "-q")
@@ -145,6 +147,38 @@ def lifecycle(d: Demo) -> None:
     d.modelver("diff", "v1.0.0", "v2.0.0")
 
 
+def deployments(d: Demo) -> None:
+    feedback = f"{sys.executable} evals/traffic.py prod"
+    d.step("deploy v2.0.0 to prod: one event on the ledger branch modelver/ledger")
+    d.modelver("deploy", "v2.0.0", "--env", "prod", "--reason", "launch")
+
+    d.step("a better candidate (finer retrieval chunks), rolled out step by step and promoted")
+    d.edit("modelver.toml", "chunk_size = 512", "chunk_size = 256")
+    d.evaluate_and_commit("Finer retrieval chunks")
+    d.modelver("release", "-m", "finer retrieval chunks")
+    d.modelver("rollout", "start", "v2.1.0", "--env", "prod")
+    d.modelver("rollout", "watch", "--env", "prod", "--interval", "0", "--metrics-cmd", feedback)
+    time.sleep(0.01)
+    d.moment = _utc_now()
+
+    d.step("a worse candidate (hotter sampling): passes the offline gates, fails in production, rolled back")
+    d.edit("modelver.toml", "temperature = 0.2", "temperature = 0.8")
+    d.evaluate_and_commit("More creative answers")
+    d.modelver("release", "-m", "more creative answers")
+    d.modelver("rollout", "start", "v2.1.1", "--env", "prod")
+    d.modelver("rollout", "watch", "--env", "prod", "--interval", "0", "--metrics-cmd", feedback, ok=(1,))
+    d.modelver("envs")
+
+    d.step("what was serving in prod between the two rollouts?")
+    d.modelver("asof", d.moment, "--env", "prod")
+
+
+def _utc_now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def run(target: str) -> int:
     root = Path(target).resolve()
     if root.exists() and any(root.iterdir()):
@@ -155,9 +189,11 @@ def run(target: str) -> int:
     d = Demo(root)
     setup(d)
     lifecycle(d)
+    deployments(d)
     print(f"\ndone in {time.monotonic() - d.started:.1f}s")
     print(f"  repository:  {d.repo}")
     print(f"  DVC remote:  {d.remote}")
     print(f"  signing key: {d.keys / 'releaser'} (throwaway; trusted via {d.keys / 'allowed_signers'})")
+    print(f"  ledger:      git -C {d.repo} log --oneline modelver/ledger")
     print(f"  try:         git -C {d.repo} modelver log")
     return 0

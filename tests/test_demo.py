@@ -34,6 +34,13 @@ def test_demo_walks_the_lifecycle(tmp_path: Path) -> None:
     ]
     assert all(r["verified"] and r["signer"] == "releaser@demo" for r in rows)
     assert "repository:" in proc.stdout
+    events = [json.loads(line) for line in subprocess.run(
+        ["git", "-C", str(repo), "show", "modelver/ledger:events/prod.jsonl"], capture_output=True, text=True,
+        check=True).stdout.splitlines()]
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "deploy" and "promote" in kinds and kinds[-1] == "rollback"
+    assert events[-1]["traffic"] == {"support-bot@v2.1.0": 100}
+    assert "prod at " in proc.stdout and "support-bot@v2.1.0 100%" in proc.stdout
     # the key never enters the repository
     tracked = subprocess.run(["git", "-C", str(repo), "ls-files"], capture_output=True, text=True).stdout
     assert "releaser" not in tracked and "safetensors\n" not in tracked

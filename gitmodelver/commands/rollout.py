@@ -80,9 +80,9 @@ def _report(event: ledger.Event, as_json: bool) -> None:
     if as_json:
         output.emit_json(event.data)
         return
-    verdict = (event.get("analysis") or {}).get("verdict", "")
+    verdict = (event.get("analysis") or {}).get("verdict")
     split = ", ".join(f"{t} {p:g}%" for t, p in event.traffic.items())
-    output.say(f"{event.get('env')}: {event.type} ({verdict}) -> {split}")
+    output.say(f"{event.get('env')}: {event.type}{f' ({verdict})' if verdict else ''} -> {split}")
     for metric in (event.get("analysis") or {}).get("metrics", []):
         output.say(f"  {metric['verdict']:<12} {metric['metric']}: {metric['reason']}")
 

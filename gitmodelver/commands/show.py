@@ -9,6 +9,20 @@ from gitmodelver.digest import state_digest
 from gitmodelver.system import tree_snapshot
 
 
+def deployments_of(repo: Any, tag: str) -> list[dict[str, Any]]:
+    """Every ledger event that involved this version, with its share after the event."""
+    from gitmodelver.ledger import Ledger
+
+    book = Ledger(repo)
+    found = []
+    for env in book.envs():
+        for event in book.events(env):
+            if event.get("version") == tag or tag in event.traffic:
+                found.append({"env": env, "seq": event.seq, "at": event.at, "type": event.type,
+                              "share": event.traffic.get(tag, 0), "traffic": event.traffic})
+    return found
+
+
 def describe(repo: Any, sys_: Any, release: versions.Release) -> dict[str, Any]:
     commit = repo.commit(release.commit)
     snap = tree_snapshot(repo.commit_tree(commit, release.tag), sys_)
@@ -41,7 +55,7 @@ def describe(repo: Any, sys_: Any, release: versions.Release) -> dict[str, Any]:
         "manifest": snap.manifest.data,
         "signature": sig.as_json(),
         "evaluation": evaluation_info,
-        "deployments": [],
+        "deployments": deployments_of(repo, release.tag),
     }
 
 
@@ -69,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
             output.say(
                 f"  {'pass' if gate['ok'] else 'FAIL'} {gate['metric']} = {gate['value']} ({gate['rule']})"
             )
+    for dep in info["deployments"]:
+        output.say(f"deployed  {dep['env']} {dep['at'][:19]} {dep['type']} ({dep['share']:g}%)")
     output.say("")
     output.say(info["message"].rstrip())
     return 0
