@@ -19,12 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from gitmodelver import pins, schema_cache, validate
-from gitmodelver.diff import diff
 from gitmodelver.manifest import FILENAME
 from gitmodelver.refs import FileRef, iter_file_refs
 from gitmodelver.repo import Repo
 from gitmodelver.staged import Staged, StagedManifest
-from gitmodelver.tagmsg import show_value
 from gitmodelver.tree import join
 
 MIB = 1024 * 1024
@@ -68,6 +66,10 @@ class Problem:
 
 
 # --------------------------------------------------------------------------- prompt-guard
+
+
+def _short(pin: str | None) -> str:
+    return f"{pin[:8]}…" if pin else "(none)"
 
 
 def lock_fix(st: Staged, m: StagedManifest) -> str:
@@ -173,7 +175,7 @@ class _PromptCheck:
         else:
             yield Problem(
                 f"{path}: staged prompt does not match its pin {ref.pin_path} in {self.m.file} "
-                f"({show_value(ref.pin)} pinned, {show_value(actual)} staged): edited without "
+                f"({_short(ref.pin)} pinned, {_short(actual)} staged): edited without "
                 "`git modelver lock`",
                 fix=fix,
             )
@@ -185,8 +187,8 @@ class _PromptCheck:
 
     def hand_edit(self, ref: FileRef, path: str, actual: str) -> Problem:
         return Problem(
-            f"{self.m.file}: pin {ref.pin_path} was edited by hand: it says {show_value(ref.pin)} but "
-            f"{path} is {show_value(actual)}; pins are written by `git modelver lock`",
+            f"{self.m.file}: pin {ref.pin_path} was edited by hand: it says {_short(ref.pin)} but "
+            f"{path} is {_short(actual)}; pins are written by `git modelver lock`",
             fix=lock_fix(self.st, self.m),
         )
 
@@ -271,6 +273,8 @@ def _only_pins_changed(st: Staged, m: StagedManifest) -> bool:
         return False
     patterns = _pin_patterns()
     pin_kinds = {ref.pin_path: ref.kind for ref in iter_file_refs(data)}
+    from gitmodelver.diff import diff  # only for a changed manifest
+
     for change in diff(head, data):
         kind = pin_kinds.get(change.path)
         if kind is None or not (change.new is None or patterns[kind].fullmatch(str(change.new))):
