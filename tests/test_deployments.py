@@ -263,3 +263,20 @@ def test_eight_writers_fifty_events_each(released: GitRepo) -> None:
     # one commit per event, a straight line of history
     assert repo.git("rev-list", "--count", "modelver/ledger").strip() == "400"
     assert repo.git("rev-list", "--merges", "modelver/ledger").strip() == ""
+
+
+def test_every_event_matches_the_ledger_schema(released: GitRepo, tmp_path: Path) -> None:
+    import jsonschema
+
+    repo = released
+    repo.modelver("deploy", "v1.0.0", "--env", "prod")
+    repo.modelver("rollout", "start", "v1.1.0", "--env", "prod")
+    obs = observations(tmp_path / "o.jsonl", {"support-bot@v1.0.0": 0.8, "support-bot@v1.1.0": 0.5}, 300)
+    repo.modelver("rollout", "step", "--env", "prod", "--metrics", str(obs))
+    repo.modelver("rollback", "--env", "prod", "--to", "v1.2.0")
+    schema = json.loads((Path(__file__).parent.parent / "schemas" / "ledger-event.schema.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    events = ledger_events(repo, "prod")
+    assert [e["type"] for e in events] == ["deploy", "rollout-start", "rollback", "rollback"]
+    for event in events:
+        assert list(validator.iter_errors(event)) == [], event
