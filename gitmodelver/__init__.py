@@ -8,11 +8,12 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from gitmodelver.load import LoadedVersion, load
+    from gitmodelver.router import Router
 
-__all__ = ["LoadedVersion", "load"]
+__all__ = ["LoadedVersion", "Router", "load"]
 
 # Loaded on first use, so `import gitmodelver` (and every hook) stays light.
-_LAZY = {"load": "gitmodelver.load", "LoadedVersion": "gitmodelver.load"}
+_LAZY = {"load": "gitmodelver.load", "LoadedVersion": "gitmodelver.load", "Router": "gitmodelver.router"}
 
 
 def __getattr__(name: str) -> Any:
