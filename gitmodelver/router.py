@@ -51,8 +51,14 @@ def table(traffic: dict[str, float], candidate: str | None = None) -> tuple[tupl
 
 
 class Router:
-    def __init__(self, repo: str | Path | Repo = ".", env: str = "prod", *, refresh_interval: float = 1.0,
-                 verify: bool = True) -> None:
+    def __init__(
+        self,
+        repo: str | Path | Repo = ".",
+        env: str = "prod",
+        *,
+        refresh_interval: float = 1.0,
+        verify: bool = True,
+    ) -> None:
         self._repo = repo if isinstance(repo, Repo) else Repo(repo)
         self._ledger = Ledger(self._repo)
         self.env = check_env(env)
@@ -88,7 +94,9 @@ class Router:
             self.refresh()
         bounds, tags = self._table
         if not tags:
-            raise UsageError(f"nothing serves in {self.env}", fix=f"git modelver deploy VERSION --env {self.env}")
+            raise UsageError(
+                f"nothing serves in {self.env}", fix=f"git modelver deploy VERSION --env {self.env}"
+            )
         tag = tags[bisect.bisect_right(bounds, bucket(key))]
         version = self._versions.get(tag)
         return version if version is not None else self._load(tag)

@@ -7,7 +7,6 @@ import sys
 from collections import Counter
 
 import pytest
-
 from helpers import MANIFEST, GitRepo, seed
 
 from gitmodelver.router import BUCKETS, Router, bucket, table
@@ -54,8 +53,10 @@ def test_same_key_same_version_across_processes(two_versions: GitRepo) -> None:
         f"r = Router({str(two_versions.path)!r}, 'prod')\n"
         "print(','.join(r.route(f'key-{i}').id for i in range(200)))\n"
     )
-    runs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
-            for _ in range(2)}
+    runs = {
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+        for _ in range(2)
+    }
     router = Router(two_versions.path, "prod")
     here = ",".join(router.route(f"key-{i}").id for i in range(200)) + "\n"
     assert runs == {here}

@@ -18,8 +18,16 @@ def deployments_of(repo: Any, tag: str) -> list[dict[str, Any]]:
     for env in book.envs():
         for event in book.events(env):
             if event.get("version") == tag or tag in event.traffic:
-                found.append({"env": env, "seq": event.seq, "at": event.at, "type": event.type,
-                              "share": event.traffic.get(tag, 0), "traffic": event.traffic})
+                found.append(
+                    {
+                        "env": env,
+                        "seq": event.seq,
+                        "at": event.at,
+                        "type": event.type,
+                        "share": event.traffic.get(tag, 0),
+                        "traffic": event.traffic,
+                    }
+                )
     return found
 
 
