@@ -172,10 +172,16 @@ def previous_final(repo: Repo, release: Release, candidates: Iterable[Release]) 
     return next(iter(versions.iter_reachable(repo, below, head)), None)
 
 
+def _commit_of(repo: Repo, release: Release) -> pygit2.Commit | None:
+    try:
+        return repo.git[pygit2.Oid(hex=release.commit)].peel(pygit2.Commit)
+    except (KeyError, ValueError, pygit2.GitError):
+        return None  # a tag of a tree or a blob, or an object this repository lacks
+
+
 def _released_data(repo: Repo, release: Release, system: System) -> dict[str, Any] | None:
-    commit = repo.git[pygit2.Oid(hex=release.commit)]
-    assert isinstance(commit, pygit2.Commit)
-    return _load(CommitTree(repo.git, commit, release.tag), system.file)
+    commit = _commit_of(repo, release)
+    return _load(CommitTree(repo.git, commit, release.tag), system.file) if commit is not None else None
 
 
 def level_check(
@@ -212,8 +218,9 @@ def check_new_version(
     release = release_of(repo, tag, oid)
     if release is None:
         return [Rejection(tag, f"{oid[:12]} is not a tag or commit here")]
-    commit = repo.git[pygit2.Oid(hex=release.commit)]
-    assert isinstance(commit, pygit2.Commit)
+    commit = _commit_of(repo, release)
+    if commit is None:
+        return [Rejection(tag, f"{oid[:12]} does not point at a commit")]
     found = find_system(repo, CommitTree(repo.git, commit, tag), release.name)
     if found is None:
         return [Rejection(tag, f"its commit {release.commit[:12]} has no {FILENAME} for {release.name}")]

@@ -292,3 +292,11 @@ def test_verify_tags_checks_the_tags_on_head_when_run_by_hand(repo: GitRepo) -> 
     result = verify_tags(repo)
     assert result.returncode == 1
     assert f"{tag}: fails verify" in result.stderr
+
+
+def test_a_version_tag_of_a_tree_is_rejected_cleanly(origin: GitRepo, remote: Path) -> None:
+    tree = origin.git("rev-parse", "HEAD^{tree}").strip()
+    origin.git("tag", "-a", "-m", "not a release", "support-bot@v9.9.9", tree)
+    err = rejected(push(origin, "refs/tags/support-bot@v9.9.9"))
+    assert "support-bot@v9.9.9: " in err and "does not point at a commit" in err
+    assert "internal error" not in err
