@@ -13,6 +13,7 @@ import hashlib
 import os
 import posixpath
 import re
+import shlex
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,7 +162,8 @@ class _PromptCheck:
         data = self.st.blob(path)
         if data is None:
             yield Problem(
-                f"{self.m.file}: {ref.dotted} names {path}, which is not staged", fix=f"git add {path}"
+                f"{self.m.file}: {ref.dotted} names {path}, which is not staged",
+                fix=f"git add {shlex.quote(path)}",
             )
             return
         actual = hashlib.sha256(data).hexdigest()
@@ -339,10 +341,11 @@ def _human(size: int) -> str:
 
 def dvc_fix(st: Staged, path: str) -> str:
     folder = posixpath.dirname(path)
-    gitignore = f"{folder}/.gitignore" if folder else ".gitignore"
+    gitignore = shlex.quote(f"{folder}/.gitignore" if folder else ".gitignore")
     init = "" if (st.repo.root / ".dvc").is_dir() else "dvc init && "
+    q = shlex.quote(path)
     # `dvc add` refuses a file Git tracks, so it leaves the index first.
-    return f"git rm --cached -q {path} && {init}dvc add {path} && git add {path}.dvc {gitignore}"
+    return f"git rm --cached -q {q} && {init}dvc add {q} && git add {shlex.quote(path + '.dvc')} {gitignore}"
 
 
 def no_raw_weights(st: Staged, files: Sequence[str] = ()) -> list[Problem]:
