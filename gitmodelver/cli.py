@@ -168,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--good", required=True, metavar="A", help="a version where the command passes")
     p.add_argument("--bad", required=True, metavar="B", help="a later version where it fails")
     p.add_argument(
-        "--components", action="store_true", help="then isolate the minimal culprit change(s) inside that step"
+        "--components", action="store_true", help="then isolate the minimal culprit change(s) in that step"
     )
     p.add_argument("--no-weights", action="store_true", help="do not check out DVC-tracked files")
     p.add_argument(

@@ -18,7 +18,7 @@ from helpers import GitRepo, Result, seed
 CHECK = """\
 import json, os, pathlib, subprocess, sys, tomllib
 
-rule, skip = sys.argv[1], sys.argv[2].split(",") if len(sys.argv) > 2 else []
+rules, skip = sys.argv[1].split("+"), sys.argv[2].split(",") if len(sys.argv) > 2 else []
 wt = pathlib.Path(os.environ["MODELVER_WORKTREE"])
 version = os.environ["MODELVER_VERSION"]
 assert pathlib.Path.cwd() == wt, (pathlib.Path.cwd(), wt)
@@ -26,19 +26,22 @@ m = tomllib.loads((wt / "modelver.toml").read_text())
 prompt = (wt / m["prompts"]["system"]["path"]).read_text()
 params, retrieval = m.get("parameters", {}), m.get("retrieval", {})
 print(version, os.environ["MODELVER_DIGEST"], os.environ.get("MODELVER_HYBRID", "-"))
-if rule == "digest":  # the digest the tool announces is the one `git modelver digest` computes there
+if "digest" in rules:  # the digest the tool announces is the one `git modelver digest` computes there
     ours = subprocess.run([sys.executable, "-m", "gitmodelver", "digest"], capture_output=True, text=True)
     if ours.stdout.strip() != os.environ["MODELVER_DIGEST"]:
         print("digest mismatch", ours.stdout, ours.stderr)
         sys.exit(200)
 if version.split("+")[0].split("@v")[1] in skip:
     sys.exit(125)
-if rule in ("prompt", "digest"):
+rule = rules[0]
+if rule == "prompt":
     sys.exit(1 if "ALWAYS AGREE" in prompt else 0)
 if rule == "temperature":
     sys.exit(1 if params["temperature"] > 0.7 else 0)
 if rule == "combo":  # only both together break it
     sys.exit(1 if retrieval["chunk_size"] == 256 and params["top_p"] == 0.5 else 0)
+if rule == "rerank":
+    sys.exit(1 if "rerank" in m else 0)
 if rule == "abort":
     sys.exit(130 if "step" in params and params["step"] == 5 else 1 if params.get("step", 0) > 5 else 0)
 sys.exit(3)
@@ -124,7 +127,7 @@ def test_components_one_prompt_among_five_changes(repo: GitRepo, check: list[str
     repo.write("prompts/greeting.j2", "Hi there {{ name }}!\n")
     values = {"parameters.temperature": 0.3, "parameters.top_p": 0.8, "retrieval.chunk_size": 384}
     bad = release(repo, values, prompt=BAD_PROMPT)
-    result = bisect(repo, good, bad, [*check, "digest"], "--components")
+    result = bisect(repo, good, bad, [*check, "prompt+digest"], "--components")
     assert result.code == 0, result.err
     report = result.json()
     assert report["first_bad"] == f"support-bot@v{bad}"
@@ -189,6 +192,30 @@ def test_components_only_a_combination_of_two(repo: GitRepo, check: list[str]) -
     assert "culprit: retrieval.chunk_size together with parameters.top_p" in text.out or (
         "culprit: parameters.top_p together with retrieval.chunk_size" in text.out
     )
+
+
+def test_components_added_and_removed_tables(repo: GitRepo, check: list[str]) -> None:
+    seed(repo)
+    good = release(repo)
+    doc = tomlkit.parse(repo.read("modelver.toml"))
+    del doc["serving"]["max_batch_size"]
+    del doc["prompts"]["greeting"]
+    doc["rerank"] = {"model": "BAAI/bge-reranker-base", "top_k": 5}
+    doc["retrieval"]["filters"] = {"lang": "en"}
+    repo.write("modelver.toml", tomlkit.dumps(doc))
+    bad = release(repo, {"parameters.top_p": 0.5})
+    result = bisect(repo, good, bad, [*check, "rerank+digest"], "--components")
+    assert result.code == 0, result.err
+    report = result.json()
+    assert sorted(report["components"]["units"]) == [
+        "parameters.top_p",
+        "prompts.greeting",
+        "rerank",
+        "retrieval.filters",
+        "serving.max_batch_size",
+    ]
+    assert report["culprits"] == ["rerank"]
+    assert report["components"]["details"][0]["changes"][0]["old"] is None  # an added component
 
 
 def twelve(repo: GitRepo, bad_at: int) -> list[str]:

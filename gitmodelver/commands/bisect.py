@@ -168,7 +168,7 @@ def _isolate(session: Session, good: Release, bad: Release, units: list[hybrid.U
     found = ddmin.ddmin(len(units), test, key, known)
     culprits = [units[i] for i in found.culprits]
     return {
-        "outside_manifest": _outside(session.repo, good_snap, bad_snap, good, bad),
+        "outside_manifest": _outside(session.repo, session.system, (good_snap, bad_snap), good, bad),
         "culprits": [u.path for u in culprits],
         "level": bump_level(c for u in culprits for c in u.changes),
         "details": [_culprit(session, good_snap, bad_snap, u) for u in culprits],
@@ -215,13 +215,14 @@ def _file_diff(system: System, good: Snapshot, bad: Snapshot, unit: hybrid.Unit)
     return "\n".join(lines)
 
 
-def _outside(repo: Repo, good: Snapshot, bad: Snapshot, a: Release, b: Release) -> list[str]:
+def _outside(
+    repo: Repo, system: System, snaps: tuple[Snapshot, Snapshot], a: Release, b: Release
+) -> list[str]:
     """Files that changed between the versions but that no manifest reference names.
 
     Hybrids keep the good version's copies of these, so a cause hiding there cannot be isolated.
     """
-    named = {good.manifest.file.split("@", 1)[0]}
-    named |= {p.repo_path for snap in (good, bad) for p in snap.pins}
+    named = {system.file} | {p.repo_path for snap in snaps for p in snap.pins}
     changed = repo.commit(a.commit).tree.diff_to_tree(repo.commit(b.commit).tree)
     paths = {d.new_file.path for d in changed.deltas} | {d.old_file.path for d in changed.deltas}
     return sorted(p for p in paths if p not in named and posixpath.basename(p) != "dvc.lock")
@@ -252,6 +253,8 @@ def execute(session: Session, versions_: list[Release], components: bool) -> dic
         "changes": [],
         "culprits": [],
     }
+    if outcome.ambiguous and components:
+        result["note"] = "--components needs one first bad version; skips left a range"
     if not outcome.ambiguous:
         changes = _changes(session.repo, session.system, last_good, first_bad)
         result["bump"] = bump_level(changes)
@@ -305,6 +308,8 @@ def _render(result: dict[str, Any]) -> None:
         output.say(f"{result['last_good']} -> {result['first_bad']}: {result.get('bump') or 'no release'}")
         for change in result["changes"]:
             output.say(f"  {change['level']:<6} {change_line(Change(**change))}")
+    if result.get("note"):
+        output.say(f"note: {result['note']}")
     components = result.get("components")
     if "components" in result and components is None:
         output.say("no component changed between them: the cause lies outside the manifest")
