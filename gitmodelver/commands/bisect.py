@@ -53,13 +53,14 @@ class Session:
             "MODELVER_WORKTREE": str(self.workspace.path),
             **extra,
         }
-        entry: dict[str, Any] = {"n": number, "kind": kind, "version": label, "commit": commit}
-        entry["digest"] = state
-        try:
-            result = probe.run(self.argv, self.workspace.cwd(), env, self.log.output_file(number), label)
-        except Exception as exc:
-            self.log.write({"event": "error", **entry, "error": str(exc)})
-            raise
+        entry: dict[str, Any] = {
+            "n": number,
+            "kind": kind,
+            "version": label,
+            "commit": commit,
+            "digest": state,
+        }
+        result = probe.run(self.argv, self.workspace.cwd(), env, self.log.output_file(number), label)
         entry.update(exit=result.code, verdict=result.verdict.value, seconds=round(result.seconds, 3))
         if "MODELVER_HYBRID" in extra:
             entry["changes"] = extra["MODELVER_HYBRID"].split(",") if extra["MODELVER_HYBRID"] else []
@@ -287,6 +288,9 @@ def run(args: argparse.Namespace) -> int:
         session.workspace.create(good.commit)
         try:
             result = execute(session, versions_, args.components)
+        except BaseException as exc:  # Ctrl-C too: the log says how the bisect ended
+            session.log.write({"event": "error", "error": str(exc) or type(exc).__name__})
+            raise
         finally:
             session.workspace.remove()
         result["seconds"] = round(time.perf_counter() - started, 3)
