@@ -178,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the test: exit 0 good, 125 skip, 1-127 bad, 128+ abort",
     )
 
+    p = _add(sub, "lineage", "the dependency DAG of a version: data -> stage -> weights -> version")
+    p.add_argument("version", metavar="VERSION")
+    p.add_argument("--format", choices=("text", "dot", "mermaid", "json"), default="text")
+
     p = _add(sub, "demo", "build a sample system in DIR and walk the whole lifecycle", json=False)
     p.add_argument("dir", nargs="?", default="modelver-demo", metavar="DIR")
     return parser
