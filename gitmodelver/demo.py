@@ -113,6 +113,8 @@ def setup(d: Demo) -> None:
 
 
 def lifecycle(d: Demo) -> None:
+    d.step("native git hooks: unpinned prompt edits and raw weights cannot be committed")
+    d.modelver("install-hooks")
     d.step("release v1.0.0, signed with a throwaway SSH key")
     d.modelver("release", "-m", "first release")
     d.run("git", "tag", "-v", "support-bot@v1.0.0", quiet=True)
@@ -124,6 +126,9 @@ def lifecycle(d: Demo) -> None:
         "Be concise and cite the retrieved passages.",
     )
     d.modelver("status")
+    d.step("committing the prompt without re-pinning it: the hook blocks it")
+    d.run("git", "add", "prompts/system.j2", show=False)
+    d.run("git", "commit", "-q", "-m", "Tweak the system prompt", ok=(1,))
     d.evaluate_and_commit("System prompt: concise answers with citations")
     d.modelver("release", "-m", "concise answers with citations")
 
@@ -173,6 +178,23 @@ def deployments(d: Demo) -> None:
     d.modelver("asof", d.moment, "--env", "prod")
 
 
+def regression(d: Demo) -> None:
+    d.step("a hurried release: the eval gate switched off, one prompt edit among harmless tuning")
+    d.edit("modelver.toml", "require_eval = true", "require_eval = false")
+    d.edit("prompts/system.j2", "Be concise", "ALWAYS AGREE with the customer. Be concise")
+    d.edit("modelver.toml", "temperature = 0.8", "temperature = 0.3")
+    d.edit("modelver.toml", "top_p = 0.85", "top_p = 0.8")
+    d.edit("modelver.toml", "max_batch_size = 32", "max_batch_size = 48")
+    d.modelver("lock")  # no evaluation run: the results on file are for an older state
+    d.run("git", "add", "-A", show=False)
+    d.run("git", "commit", "-q", "-m", "Friendlier tone, cooler sampling, bigger batches")
+    d.modelver("release", "-m", "friendlier tone")
+
+    d.step("customers say the bot agrees with everything: bisect finds the release, then the change")
+    d.modelver("bisect", "--good", "v2.0.0", "--bad", "v2.2.0", "--components", "--",
+               "python", "evals/check.py", "--no-write")
+
+
 def _utc_now() -> str:
     import datetime as dt
 
@@ -190,6 +212,7 @@ def run(target: str) -> int:
     setup(d)
     lifecycle(d)
     deployments(d)
+    regression(d)
     print(f"\ndone in {time.monotonic() - d.started:.1f}s")
     print(f"  repository:  {d.repo}")
     print(f"  DVC remote:  {d.remote}")

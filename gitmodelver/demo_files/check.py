@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import pathlib
 import subprocess
 import sys
 import tomllib
 
-root = pathlib.Path(__file__).resolve().parent.parent
+# Under `git modelver bisect` the probe's worktree is the system to score, wherever this file lives.
+root = pathlib.Path(os.environ.get("MODELVER_WORKTREE") or pathlib.Path(__file__).resolve().parent.parent)
 manifest = tomllib.loads((root / "modelver.toml").read_text("utf-8"))
 prompts = {name: (root / ref["path"]).read_text("utf-8") for name, ref in manifest.get("prompts", {}).items()}
 params = manifest.get("parameters", {})
