@@ -131,10 +131,12 @@ def md5_of(md5: str) -> str:
 
 
 class HashCache:
-    """md5s of files already hashed, trusted while inode, size, mtime and ctime are unchanged.
+    """md5s of files already hashed, trusted while inode, size and mtime are unchanged.
 
-    This is the bargain git's index and DVC's own state make: rewriting a file in place changes its
-    ctime, so a cached hash never outlives an edit; only bit rot escapes it, which ``--deep`` rehashes.
+    This is the bargain DVC's own state makes: an edit moves mtime, so a cached hash never outlives it;
+    bit rot (and a deliberately restored mtime) escapes it, which is what ``--deep`` rehashes for.
+    ctime is left out on purpose: every hardlink DVC makes to a cache object changes the object's ctime,
+    which would make ``cache.type = hardlink`` rehash gigabytes on every checkout.
     """
 
     def __init__(self, file: Path) -> None:
@@ -150,14 +152,20 @@ class HashCache:
 
     @staticmethod
     def _key(st: os.stat_result) -> list[int]:
-        return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+        return [st.st_ino, st.st_size, st.st_mtime_ns]
+
+    def cached(self, path: Path, st: os.stat_result | None = None) -> str | None:
+        """The md5 recorded for ``path`` while it is unchanged, else None."""
+        entry = self.entries.get(str(path))
+        if entry is not None and entry[:-1] == self._key(st or path.stat()):
+            return str(entry[-1])
+        return None
 
     def md5(self, path: Path, *, rehash: bool = False) -> str:
         st = path.stat()
-        name = str(path)
-        entry = self.entries.get(name)
-        if not rehash and entry is not None and entry[:4] == self._key(st):
-            return str(entry[4])
+        known = None if rehash else self.cached(path, st)
+        if known is not None:
+            return known
         value = md5_file(path)
         self.record(path, value, st)
         return value

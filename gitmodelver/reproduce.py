@@ -180,9 +180,7 @@ def _prehash(
     pending: dict[str, Future[str]] = {}
     for obj in objs:
         path = store.path(obj)
-        entry = hashes.entries.get(str(path))
-        fresh = entry is not None and entry[:4] == HashCache._key(path.stat())
-        if (deep or not fresh) and str(path) not in pending:
+        if (deep or hashes.cached(path) is None) and str(path) not in pending:
             pending[str(path)] = pool.submit(dvcops.md5_file, path)
     return pending
 

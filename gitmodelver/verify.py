@@ -9,6 +9,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pygit2
@@ -64,6 +65,10 @@ class Context:
     signatures: dict[str, signature.Signature] = field(default_factory=dict)
     known: Mapping[str, Release] = field(default_factory=dict)
     manifests: dict[str, Manifest | ManifestError | None] = field(default_factory=dict)
+    versions: dict[str, str | None] = field(default_factory=dict)  # by manifest blob, unvalidated
+    # Where texts that passed the schema are remembered (see schema_cache): one version at a time only,
+    # since that cache keeps a few dozen entries and `--all` would churn it.
+    schema_cache: Path | None = None
     dvc: DvcChecks | None = None  # made on first use, only with remote or deep
 
     def commit(self, oid: str) -> pygit2.Commit | None:
@@ -89,7 +94,7 @@ class Context:
         if not isinstance(blob, pygit2.Blob):
             return None
         try:
-            return parse(blob.data.decode("utf-8"), f"{self.system.file}@{label}")
+            return parse(blob.data.decode("utf-8"), f"{self.system.file}@{label}", cache=self.schema_cache)
         except UnicodeDecodeError:
             return ManifestError(self.system.file, [f"{self.system.file}@{label}: not UTF-8"])
         except ManifestError as exc:
@@ -98,11 +103,16 @@ class Context:
     def version_in(self, commit: pygit2.Commit) -> str | None:
         """``system.version`` of a commit's manifest, read without validation (parents of a release)."""
         try:
-            blob = self.repo.git[commit.tree[self.system.file].id]
-            data = tomllib.loads(blob.data.decode("utf-8"))  # type: ignore[attr-defined]
-            return str(data["system"]["version"])
-        except (KeyError, TypeError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            oid = commit.tree[self.system.file].id
+        except KeyError:
             return None
+        key = str(oid)
+        parsed = self.manifests.get(key)
+        if isinstance(parsed, Manifest):
+            return parsed.version
+        if key not in self.versions:
+            self.versions[key] = _toml_version(self.repo.git[oid])
+        return self.versions[key]
 
     def release_named(self, tag: str) -> tuple[str, pygit2.Commit] | None:
         """The commit a tag name points at: a release passed in ``known`` wins over the local ref."""
@@ -116,6 +126,14 @@ class Context:
             return tag, ref.peel(pygit2.Commit)
         except (pygit2.GitError, ValueError):
             return None
+
+
+def _toml_version(blob: pygit2.Object) -> str | None:
+    try:
+        data = tomllib.loads(blob.data.decode("utf-8"))  # type: ignore[attr-defined]
+        return str(data["system"]["version"])
+    except (AttributeError, KeyError, TypeError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
 
 
 def verify_release(
@@ -132,8 +150,15 @@ def verify_release(
     ``known`` names releases that are not refs yet (a pre-receive hook sees a push of several tags),
     so ``Modelver-Previous`` can point at one of them.
     """
-    ctx = Context(repo, system, known=dict(known or {}))
+    ctx = Context(repo, system, known=dict(known or {}), schema_cache=_state_dir(repo))
     return check_release(ctx, release, remote=remote, deep=deep)
+
+
+def _state_dir(repo: Repo) -> Path | None:
+    try:
+        return repo.state_dir()
+    except OSError:
+        return None  # a read-only repository only loses the shortcut
 
 
 def verify_releases(
@@ -154,14 +179,17 @@ def check_release(ctx: Context, release: Release, *, remote: str | None, deep: b
             release.tag, [Check("tag-object", False, f"{release.tag}: commit {release.commit} is missing")]
         )
     m, problem = _load(ctx, release, commit)
+    # The level check parses the previous release, which is often this commit's parent: do it before
+    # the tag-object check reads that parent's version, so the manifest is parsed once.
+    level = _level(ctx, release, m) if m is not None else None
     checks = [
         _signature(ctx, release, m),
         _tag_object(ctx, release, commit),
         problem or _manifest(release, m),
     ]
-    if m is not None:
+    if m is not None and level is not None:
         tree = CommitTree(ctx.repo.git, commit, release.tag)
-        checks += [_digest(release, m), _pins(release, m, tree, commit), _level(ctx, release, m)]
+        checks += [_digest(release, m), _pins(release, m, tree, commit), level]
         checks += _evaluation(release, m, tree)
         if remote is not None or deep:
             if ctx.dvc is None:
