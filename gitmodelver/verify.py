@@ -155,6 +155,8 @@ def verify_release(
 
 
 def _state_dir(repo: Repo) -> Path | None:
+    if repo.bare:
+        return None  # a server's repository is only read
     try:
         return repo.state_dir()
     except OSError:
@@ -278,6 +280,7 @@ def _release_commit(ctx: Context, commit: pygit2.Commit, version: str) -> pygit2
 def _manifest(release: Release, m: Manifest | None) -> Check:
     assert m is not None
     where = f"{m.file.split('@')[0]} at {short(release.commit)}"
+    ref = f"refs/tags/{release.tag}"
     if m.name != release.name:
         return Check(
             "manifest", False, f"{where} says system.name = {m.name!r}, the tag says {release.name!r}"
@@ -286,8 +289,8 @@ def _manifest(release: Release, m: Manifest | None) -> Check:
         return Check(
             "manifest",
             False,
-            f"{where} says system.version = {m.version!r}, the tag says {release.version}: "
-            f"the tag points at the wrong commit; restore {release.tag} from a trusted remote",
+            f"{where} says system.version = {m.version!r}, the tag says {release.version}: the tag points "
+            f"at the wrong commit; restore it: `git fetch origin +{ref}:{ref}`",
         )
     return Check("manifest", True, f"{where} is valid, version {m.version}")
 
@@ -376,7 +379,8 @@ def _level(ctx: Context, release: Release, m: Manifest) -> Check:
             "level",
             False,
             f"Modelver-Bump says {bump}, but the diff from {previous} demands {required} ({culprits}): "
-            f"{release.tag} understates its changes; release a {required} version instead",
+            f"{release.tag} understates its changes; if it was never published, `git tag -d {release.tag}` "
+            f"and `git modelver release --level {required}`",
         )
     return _sequence(release, before, bump, previous)
 

@@ -150,6 +150,21 @@ def _understated(project: DvcProject) -> str:
     return tag
 
 
+def _onto_another_release(project: DvcProject) -> str:
+    repo = project.repo
+    tag = TAG.format("1.1.0")
+    retag(repo, tag, f"{TAG.format('1.2.0')}^{{commit}}", tag_message(repo, tag))
+    return tag
+
+
+def _ref_swapped(project: DvcProject) -> str:
+    repo = project.repo
+    tag = TAG.format("1.1.0")
+    other = repo.git("rev-parse", f"refs/tags/{TAG.format('1.2.0')}").strip()
+    repo.git("update-ref", f"refs/tags/{tag}", other)  # the ref now holds another version's tag object
+    return tag
+
+
 def _adapter_md5(project: DvcProject, tag: str) -> str:
     pointer = show(project.repo, tag, "models/adapter.safetensors.dvc").decode()
     return pointer.split("md5: ")[1].split()[0]
@@ -200,6 +215,23 @@ MATRIX: dict[str, Case] = {
         _understated,
         (),
         {"level": "Modelver-Bump says patch, but the diff from support-bot@v1.0.0 demands minor"},
+    ),
+    "tag-moved-onto-another-release": (
+        _onto_another_release,
+        (),
+        {
+            "manifest": "the tag says 1.1.0: the tag points at the wrong commit",
+            "digest": "Modelver-State trailer says",
+        },
+    ),
+    "tag-ref-swapped": (
+        _ref_swapped,
+        (),
+        {
+            "tag-object": "points at the tag object of 'support-bot@v1.2.0': the tag was renamed or moved",
+            "manifest": "says system.version = '1.2.0', the tag says 1.1.0",
+            "level": "is not a minor step from",
+        },
     ),
     "object-missing-from-remote": (_lost_on_remote, ("--remote",), {"dvc-remote": "not on DVC remote"}),
     "corrupted-cache-object": (_corrupt_cache, ("--deep",), {"dvc-rehash": "the cache is corrupt"}),
