@@ -182,6 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("version", metavar="VERSION")
     p.add_argument("--format", choices=("text", "dot", "mermaid", "json"), default="text")
 
+    p = _add(sub, "audit", "compliance report: what served in ENV when, each version re-verified")
+    p.add_argument("--env", required=True, metavar="ENV")
+    p.add_argument("--since", metavar="WHEN", help="start of the period (ISO 8601 or @unixtime)")
+    p.add_argument("--until", metavar="WHEN", help="end of the period (default: now)")
+    p.add_argument("--format", choices=("md", "json", "html"), default="md")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE (default: stdout)")
+
     p = _add(sub, "demo", "build a sample system in DIR and walk the whole lifecycle", json=False)
     p.add_argument("dir", nargs="?", default="modelver-demo", metavar="DIR")
     return parser

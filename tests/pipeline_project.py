@@ -1,7 +1,8 @@
 """A released system whose weights come from a real DVC pipeline (prepare → train → evaluate).
 
 `dvc repro` runs tiny Python stages; the evaluate stage stamps its results with the state digest, so
-releases pass `require_eval`. Six signed releases, built once per test session and worker: tests copy it.
+releases pass `require_eval`. Six signed releases, built once per test session and worker (the fixtures
+in ``pipeline_fixtures``): tests copy it.
 Prod then sees two deployments, a promoted rollout and a rolled-back one (``deploy_history``).
 """
 
@@ -15,9 +16,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
 from conftest import SigningKey, sign_with
-from dvc_helpers import dvc, isolated
+from dvc_helpers import dvc
 from helpers import GitRepo
 
 from gitmodelver import ledger
@@ -172,17 +172,6 @@ def build(root: Path, key: SigningKey) -> PipelineProject:
         repo.write("prompts/system.j2", f"You are a helpful support bot. {text}\n")
         _commit_and_release(project, f"Prompt {i}")
     return project
-
-
-@pytest.fixture(scope="session")
-def pipeline_built(tmp_path_factory: pytest.TempPathFactory, ssh_key: SigningKey) -> PipelineProject:
-    with isolated(tmp_path_factory.mktemp("home")):
-        return build(tmp_path_factory.mktemp("pipeline"), ssh_key)
-
-
-@pytest.fixture
-def pipeline(pipeline_built: PipelineProject, tmp_path: Path) -> PipelineProject:
-    return pipeline_built.copy(tmp_path)
 
 
 def observations(path: Path, rates: dict[str, float], n: int, seed: int = 0) -> Path:

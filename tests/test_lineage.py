@@ -19,7 +19,7 @@ from gitmodelver.system import select
 if TYPE_CHECKING:
     from pipeline_project import PipelineProject
 
-pytest_plugins = ["pipeline_project"]  # its fixtures: pipeline_built (shared), pipeline (a copy)
+pytest_plugins = ["pipeline_fixtures"]  # its fixtures: pipeline_built (shared), pipeline (a copy)
 
 
 def graph_json(repo: GitRepo, version: str) -> dict[str, Any]:

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from gitmodelver import audit, stamp
+from gitmodelver.errors import CheckFailed, UsageError
+from gitmodelver.repo import Repo
+
+
+def render(report: dict[str, Any], fmt: str) -> tuple[str, str]:
+    """The report in ``fmt``, stamped with its own digest; returns (text, digest)."""
+    if fmt == "json":
+        text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    elif fmt == "html":
+        from gitmodelver import report_html
+
+        text = report_html.render(report)
+    else:
+        from gitmodelver import report_md
+
+        text = report_md.render(report)
+    return stamp.stamp(text)
+
+
+def _write(path: str, text: str) -> None:
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(text.encode("utf-8"))
+        os.replace(tmp, target)  # a reader never sees half a report
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def run(args: argparse.Namespace) -> int:
+    repo = Repo(args.directory)
+    report = audit.gather(repo, args.env, args.since, args.until)
+    text, digest = render(report, "json" if args.json else args.format)
+    if args.output:
+        _write(args.output, text)
+        print(f"{args.output}  {digest}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    if not report["ok"]:
+        failed = report["summary"]["failed"]
+        raise CheckFailed(
+            f"{len(failed)} version(s) that served in {args.env} failed verification: {', '.join(failed)}",
+            fix="see the report's Verification sections",
+        )
+    return 0
