@@ -189,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("md", "json", "html"), default="md")
     p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE (default: stdout)")
 
+    p = _add(sub, "bom", "CycloneDX 1.6 ML-BOM of a version")
+    p.add_argument("version", metavar="VERSION")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the BOM to FILE (default: stdout)")
+
     p = _add(sub, "demo", "build a sample system in DIR and walk the whole lifecycle", json=False)
     p.add_argument("dir", nargs="?", default="modelver-demo", metavar="DIR")
     return parser

@@ -27,7 +27,7 @@ def render(report: dict[str, Any], fmt: str) -> tuple[str, str]:
     return stamp.stamp(text)
 
 
-def _write(path: str, text: str) -> None:
+def write_atomically(path: str, text: str) -> None:
     target = Path(path)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     report = audit.gather(repo, args.env, args.since, args.until)
     text, digest = render(report, "json" if args.json else args.format)
     if args.output:
-        _write(args.output, text)
+        write_atomically(args.output, text)
         print(f"{args.output}  {digest}", file=sys.stderr)
     else:
         sys.stdout.write(text)

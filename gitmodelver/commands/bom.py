@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from gitmodelver import bom, versions
+from gitmodelver.commands import open_system
+from gitmodelver.commands.audit import write_atomically
+
+
+def run(args: argparse.Namespace) -> int:
+    repo, sys_ = open_system(args)
+    release = versions.find(versions.list_releases(repo, sys_.name), sys_.name, args.version)
+    text = json.dumps(bom.build(repo, sys_, release), indent=2, ensure_ascii=False) + "\n"
+    if args.output:
+        write_atomically(args.output, text)
+        print(f"{args.output}  CycloneDX 1.6 ML-BOM of {release.tag}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
