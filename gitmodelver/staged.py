@@ -134,7 +134,7 @@ class Staged:
         head = repo.head()
         self.head_tree: pygit2.Tree | None = head.tree if head is not None else None
         self.cache = ParsedCache(_cache_path(repo))
-        self._head_manifests: dict[str, dict[str, Any] | None] = {}
+        self._head_manifests: dict[str, StagedManifest | None] = {}
 
     def entry(self, path: str) -> pygit2.IndexEntry | None:
         try:
@@ -189,18 +189,19 @@ class Staged:
         entry = self.entry(m.file)
         return entry is None or self.head_id(m.file) != entry.id
 
-    def head_manifest(self, file: str) -> dict[str, Any] | None:
-        """HEAD's version of a manifest (read only when the staged one differs from it)."""
+    def head_manifest(self, file: str) -> StagedManifest | None:
+        """HEAD's version of a manifest, when it has one that parses (read only when needed)."""
         if file not in self._head_manifests:
             self._head_manifests[file] = self._read_head_manifest(file)
         return self._head_manifests[file]
 
-    def _read_head_manifest(self, file: str) -> dict[str, Any] | None:
+    def _read_head_manifest(self, file: str) -> StagedManifest | None:
         oid = self.head_id(file)
         blob = self.repo.git[oid] if oid is not None else None
         if not isinstance(blob, pygit2.Blob):
             return None
         try:
-            return self.cache.parse(blob.id, blob.data.decode("utf-8"), f"{file}@HEAD")
+            text = blob.data.decode("utf-8")
+            return StagedManifest(file, text, self.cache.parse(blob.id, text, f"{file}@HEAD"), None)
         except (UnicodeDecodeError, ManifestError):
             return None

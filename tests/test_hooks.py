@@ -13,7 +13,7 @@ from helpers import MANIFEST, GitRepo, seed
 from hookenv import ROOT, git, install_bin, path_with
 
 from gitmodelver.commands.install_hooks import script
-from gitmodelver.guard import WeightPolicy, glob_regex
+from gitmodelver.guard import WeightPolicy, _changed_parts, glob_regex
 
 POLICY = '\n[policy]\nprompt_globs = ["prompts/**"]\n'
 
@@ -317,6 +317,7 @@ def test_hooks_never_import_dvc(bot: GitRepo) -> None:
     names = _imported(bot, "pre-commit")
     assert "jsonschema" in names  # the manifest changed, so it was validated
     assert not {n for n in names if n == "dvc" or n.startswith("dvc.")}
+    assert "lark" not in names  # jsonschema's optional IRI checker: a second of grammar compiling
     head = bot.git("rev-parse", "HEAD").strip()
     push = f"refs/heads/main {head} refs/heads/main {'0' * 40}\n"
     names = _imported(bot, "pre-push", "origin", "url", stdin=push)
@@ -343,3 +344,39 @@ def test_a_lock_needs_no_schema_but_a_bad_pin_or_version_is_still_caught(bot: Gi
     bot.git("add", "modelver.toml")
     lines = blocked(bot, "manifest")
     assert [line.split(": ")[1] for line in lines] == ["/system/version", "/prompts/system/sha256"]
+
+
+def test_changed_parts_keeps_system_changed_sections_and_changed_entries() -> None:
+    head = {
+        "system": {"name": "a"},
+        "prompts": {"x": {"path": "x"}, "y": {"path": "y"}},
+        "parameters": {"top_p": 0.9},
+        "serving": {"hardware": "h100"},
+    }
+    data = {
+        "system": {"name": "a"},
+        "prompts": {"x": {"path": "x"}, "y": {"path": 5}, "z": {"path": "z"}},
+        "parameters": {"top_p": 2},
+        "serving": {"hardware": "h100"},
+        "retrieval": {"chunk_size": 1},
+    }
+    assert _changed_parts(head, data) == {
+        "system": {"name": "a"},
+        "prompts": {"y": {"path": 5}, "z": {"path": "z"}},
+        "parameters": {"top_p": 2},
+        "retrieval": {"chunk_size": 1},
+    }
+
+
+def test_after_a_valid_head_only_what_changed_is_validated_with_its_line(bot: GitRepo) -> None:
+    assert bot.modelver("status").code == 0  # status remembers that HEAD's manifest passed the schema
+    text = bot.read("modelver.toml").replace('path = "prompts/greeting.j2"', "path = 5")
+    text = text.replace("top_p = 0.9", "top_p = 2")
+    bot.write("modelver.toml", text)
+    bot.git("add", "modelver.toml")
+    at = {line: n for n, line in enumerate(text.splitlines(), 1)}
+    lines = blocked(bot, "manifest")
+    assert [line.split(": ", 2)[:2] for line in lines] == [
+        [f"modelver.toml:{at['path = 5']}", "/prompts/greeting/path"],
+        [f"modelver.toml:{at['top_p = 2']}", "/parameters/top_p"],
+    ]

@@ -15,6 +15,10 @@ from gitmodelver import guard, output
 from gitmodelver.errors import ExitCode
 from gitmodelver.repo import Repo
 
+# jsonschema imports optional format plugins when they are installed; rfc3987_syntax compiles dozens of
+# lark grammars on import (about a second). Our schema asserts no formats, so a hook never needs it.
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
 PRE_COMMIT_CHECKS = ("prompt-guard", "manifest", "no-raw-weights")
 BLOCKED = {"pre-receive": "push rejected", "verify-tags": "push blocked", "pre-push": "push blocked"}
 
