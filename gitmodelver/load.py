@@ -31,6 +31,7 @@ from gitmodelver.refs import FileRef
 from gitmodelver.repo import Repo
 from gitmodelver.semver import parse_tag
 from gitmodelver.tree import CommitTree, join
+from gitmodelver.verify import manifest_of, verify_release
 from gitmodelver.versions import Release
 
 _FICLONE = 0x40049409  # Linux ioctl: share the extents of another file (a reflink)
@@ -117,15 +118,13 @@ def load(
 
 def from_release(repo: Repo, sys_: system.System, release: Release, *, verify: bool = True) -> LoadedVersion:
     if verify:
-        from gitmodelver.verify import verify_release
-
         report = verify_release(repo, sys_, release)
         if not report.ok:
             bad = report.failures[0]
             raise CheckFailed(f"{release.tag} does not verify: {bad.name}: {bad.detail}")
     commit = repo.git[pygit2.Oid(hex=release.commit)]
     assert isinstance(commit, pygit2.Commit)
-    m = manifest.load_tree(CommitTree(repo.git, commit, release.tag), sys_.file)
+    m = manifest_of(repo, sys_, commit, release.tag)  # validated by verify already: the same parse
     if m is None:
         raise UnknownVersion(f"{release.tag} has no {sys_.file}")
     return LoadedVersion(

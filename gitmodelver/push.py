@@ -12,10 +12,11 @@ from typing import Any
 
 import pygit2
 
-from gitmodelver import dvcops, manifest, system, versions
+from gitmodelver import dvcops, system, versions
 from gitmodelver.errors import CheckFailed, Conflict, ModelverError, UsageError
 from gitmodelver.repo import Repo
 from gitmodelver.system import System
+from gitmodelver.verify import manifest_of
 from gitmodelver.versions import Release
 
 LEDGER = "refs/heads/modelver/ledger"
@@ -83,7 +84,7 @@ def pending(repo: Repo, systems: Iterable[System], there: dict[str, str]) -> lis
 
 def outputs_at(repo: Repo, sys_: System, commit: pygit2.Commit, label: str) -> list[dvcops.Output]:
     tree = repo.commit_tree(commit, label)
-    m = manifest.load_tree(tree, sys_.file)
+    m = manifest_of(repo, sys_, commit, label)
     if m is None:
         return []
     outs, unresolved = dvcops.outputs(tree, m)

@@ -17,12 +17,12 @@ from typing import Any
 
 import pygit2
 
-from gitmodelver import dvcops, manifest
+from gitmodelver import dvcops
 from gitmodelver.dvcops import HashCache, Obj, Output, Store
 from gitmodelver.errors import UsageError
 from gitmodelver.repo import Repo
 from gitmodelver.system import System
-from gitmodelver.verify import Check, VersionReport, verify_release
+from gitmodelver.verify import Check, VersionReport, manifest_of, verify_release
 from gitmodelver.versions import Release
 
 Say = Callable[[str], None]
@@ -128,7 +128,7 @@ def _outputs(repo: Repo, system: System, release: Release) -> list[Output]:
     commit = repo.git[pygit2.Oid(hex=release.commit)]
     assert isinstance(commit, pygit2.Commit)
     tree = repo.commit_tree(commit, release.tag)
-    m = manifest.load_tree(tree, system.file)
+    m = manifest_of(repo, system, commit, release.tag)  # validated: its paths become DVC targets
     if m is None:
         raise UsageError(f"{release.tag} has no {system.file}", fix="pass --system for the right folder")
     outs, unresolved = dvcops.outputs(tree, m)

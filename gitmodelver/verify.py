@@ -163,6 +163,11 @@ def _state_dir(repo: Repo) -> Path | None:
         return None  # a read-only repository only loses the shortcut
 
 
+def manifest_of(repo: Repo, system: System, commit: pygit2.Commit, label: str) -> Manifest | None:
+    """The manifest in ``commit``, validated, with schema verdicts remembered per text (like a verify)."""
+    return Context(repo, system, schema_cache=_state_dir(repo)).manifest_at(commit, label)
+
+
 def verify_releases(
     repo: Repo, system: System, releases: Iterable[Release], *, remote: str | None = None, deep: bool = False
 ) -> list[VersionReport]:
