@@ -143,9 +143,10 @@ class _PromptCheck:
         self.m = m
         self.refs = list(iter_file_refs(m.data))
         self.globs = _prompt_globs(m)
-        # Pins can only have been edited when the manifest itself changed.
+        # Pins can only have been edited when the manifest itself changed; a new manifest (or one HEAD
+        # cannot parse) has nothing to compare with, so its pins are judged only against the files.
         head = st.head_manifest(m.file) if st.manifest_changed(m) else m
-        self.head = head.data if head is not None else None
+        self.head = head.data if head is not None and head.data is not None else m.data
 
     def pin_edited(self, ref: FileRef) -> bool:
         return ref.pin != _head_pin(self.head, ref)

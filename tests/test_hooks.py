@@ -380,3 +380,14 @@ def test_after_a_valid_head_only_what_changed_is_validated_with_its_line(bot: Gi
         [f"modelver.toml:{at['path = 5']}", "/prompts/greeting/path"],
         [f"modelver.toml:{at['top_p = 2']}", "/parameters/top_p"],
     ]
+
+
+def test_a_new_manifest_with_a_stale_pin_reads_as_not_locked(repo: GitRepo) -> None:
+    repo.write("prompts/a.j2", "A\n")
+    repo.write(
+        "modelver.toml",
+        '[system]\nname = "a"\n\n[prompts.a]\npath = "prompts/a.j2"\nsha256 = "' + "0" * 64 + '"\n',
+    )
+    repo.git("add", "-A")
+    (line,) = blocked(repo, "prompt-guard")
+    assert line.startswith("prompts/a.j2: staged prompt does not match its pin prompts.a.sha256")
