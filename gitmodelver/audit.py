@@ -28,7 +28,7 @@ from gitmodelver import (
 from gitmodelver import ledger as ledger_mod
 from gitmodelver.diff import bump_level, diff, policy_overrides
 from gitmodelver.errors import ManifestError, UsageError
-from gitmodelver.manifest import Manifest, parse
+from gitmodelver.manifest import Manifest
 from gitmodelver.refs import NON_COMPONENTS
 from gitmodelver.repo import Repo
 from gitmodelver.semver import parse_tag
@@ -85,8 +85,17 @@ class Auditor:
     repo: Repo
     events: list[dict[str, Any]]  # the environment's whole history (tag objects recorded at deploy time)
     decisions: list[Mapping[str, Any]]  # the events in the period
-    manifests: dict[str, Manifest | None] = field(default_factory=dict)  # by blob id: each parsed once
     systems: dict[str, system.System] | None = None
+    context: verify.Context = field(init=False)  # the verification of the system being reported
+    recorded: dict[str, dict[str, int]] = field(init=False)  # tag -> tag object -> first event recording it
+    about: dict[str, list[Mapping[str, Any]]] = field(init=False)  # tag -> the period's events about it
+
+    def __post_init__(self) -> None:
+        # One pass each over the events, not one per version: 10,000 events x 1,000 versions adds up.
+        self.recorded = _recorded_objects(self.events)
+        self.about = {}
+        for event in self.decisions:
+            self.about.setdefault(str(event.get("version")), []).append(event)
 
     def versions(self, serving: Mapping[str, timeline.Served], total: float) -> list[dict[str, Any]]:
         by_system: dict[str, list[str]] = {}
@@ -104,9 +113,11 @@ class Auditor:
         sys_ = self._system(name)
         releases = {r.tag: r for r in list_releases(self.repo, name)} if name else {}
         present = [releases[t] for t in tags if t in releases]
-        # One pass over all of them: shared manifest parses and one cached `git verify-tag` per tag object.
-        reports = {r.tag: r for r in verify.verify_releases(self.repo, sys_, present)} if present else {}
+        # `verify_releases`, with its context kept: the same checks (one `git verify-tag` per tag object,
+        # verdicts cached under the current trust), and the manifests they parsed serve the report too.
         sigs = signature.verify_cached(self.repo, present) if present else {}
+        self.context = verify.Context(self.repo, sys_, signatures=sigs)
+        reports = {r.tag: verify.check_release(self.context, r, remote=None, deep=False) for r in present}
         out = {}
         for tag in tags:
             served = _served(serving[tag], total)
@@ -120,8 +131,8 @@ class Auditor:
                 **self._identity(release, sigs.get(tag, signature.UNSIGNED)),
                 "verification": {"ok": all(c["ok"] for c in checks), "checks": checks},
                 "served": served,
-                **self._contents(sys_, release, releases),
-                "decisions": [_event(e) for e in self.decisions if e.get("version") == tag],
+                **self._contents(release, releases),
+                "decisions": [_event(e) for e in self.about.get(tag, [])],
             }
         return out
 
@@ -136,7 +147,7 @@ class Auditor:
 
     def _anchor(self, release: Release) -> dict[str, Any]:
         """The tag object the ledger recorded when the version was deployed, against the tag now."""
-        recorded = sorted(_recorded_objects(self.events, release.tag).items())
+        recorded = sorted(self.recorded.get(release.tag, {}).items())
         moved = [(obj, seq) for obj, seq in recorded if obj != release.target]
         if moved:
             obj, seq = moved[0]
@@ -168,27 +179,16 @@ class Auditor:
             "signature": sig.as_json(),
         }
 
-    def manifest_at(self, sys_: system.System, commit: pygit2.Commit, label: str) -> Manifest | None:
+    def manifest_at(self, commit: pygit2.Commit, label: str) -> Manifest | None:
+        """The manifest the verification already parsed (and validated in full); None when invalid."""
         try:
-            entry = commit.tree[sys_.file]
-        except KeyError:
+            return self.context.manifest_at(commit, label)
+        except ManifestError:
             return None
-        key = str(entry.id)
-        if key not in self.manifests:
-            blob = self.repo.git[entry.id]
-            try:
-                text = blob.data.decode("utf-8") if isinstance(blob, pygit2.Blob) else ""
-                # verify_releases validated it in full; here it is only read
-                self.manifests[key] = parse(text, f"{sys_.file}@{label}", trusted=True)
-            except (UnicodeDecodeError, ManifestError):
-                self.manifests[key] = None
-        return self.manifests[key]
 
-    def _contents(
-        self, sys_: system.System, release: Release, releases: Mapping[str, Release]
-    ) -> dict[str, Any]:
+    def _contents(self, release: Release, releases: Mapping[str, Release]) -> dict[str, Any]:
         commit = self.repo.git.get(release.commit)
-        m = self.manifest_at(sys_, commit.peel(pygit2.Commit), release.tag) if commit is not None else None
+        m = self.manifest_at(commit.peel(pygit2.Commit), release.tag) if commit is not None else None
         if commit is None or m is None:
             return {"components": {}, "pins": [], "change": None, "evaluation": None, "lineage": None}
         tree = CommitTree(self.repo.git, commit.peel(pygit2.Commit), release.tag)
@@ -206,14 +206,13 @@ class Auditor:
                 {"ref": r.dotted, "kind": r.kind, "target": r.target, "field": r.pin_field, "pin": r.pin}
                 for r in m.refs
             ],
-            "change": self._change(sys_, release, m, releases),
+            "change": self._change(release, m, releases),
             "evaluation": _evaluation(tree, m),
             "lineage": graph.as_json(),
         }
 
     def _change(
         self,
-        sys_: system.System,
         release: Release,
         m: Manifest,
         releases: Mapping[str, Release],
@@ -223,7 +222,7 @@ class Auditor:
         if previous is not None:
             commit = self.repo.git.get(previous.commit)
             if commit is not None:
-                before = self.manifest_at(sys_, commit.peel(pygit2.Commit), previous.tag)
+                before = self.manifest_at(commit.peel(pygit2.Commit), previous.tag)
         if release.previous and before is None:
             return {"from": release.previous, "bump": release.bump, "computed": None, "changes": []}
         changes = diff(before.data if before else None, m.data, policy_overrides(m.data))
@@ -235,17 +234,20 @@ class Auditor:
         }
 
 
-def _recorded_objects(events: Iterable[Mapping[str, Any]], tag: str) -> dict[str, int]:
-    """Tag object -> the first event that recorded it for ``tag``."""
-    found: dict[str, int] = {}
+def _recorded_objects(events: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """Tag -> every tag object the ledger recorded for it -> the first event that did."""
+    found: dict[str, dict[str, int]] = {}
+
+    def note(tag: Any, obj: Any, seq: int) -> None:
+        if isinstance(tag, str) and isinstance(obj, str):
+            found.setdefault(tag, {}).setdefault(obj, seq)
+
     for event in events:
-        entry = (event.get("versions") or {}).get(tag)
-        objects = [entry.get("tag_object")] if isinstance(entry, Mapping) else []
-        if event.get("version") == tag:
-            objects.append(event.get("tag_object"))
-        for obj in objects:
-            if isinstance(obj, str) and obj not in found:
-                found[obj] = int(event.get("seq") or 0)
+        seq = int(event.get("seq") or 0)
+        for tag, entry in (event.get("versions") or {}).items():
+            if isinstance(entry, Mapping):
+                note(tag, entry.get("tag_object"), seq)
+        note(event.get("version"), event.get("tag_object"), seq)
     return found
 
 

@@ -12,11 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-
 
 def parse(moment: str) -> dt.datetime:
-    return dt.datetime.strptime(moment, TIME_FORMAT).replace(tzinfo=dt.UTC)
+    return dt.datetime.fromisoformat(moment)  # the ledger's form, "Z" included; far faster than strptime
 
 
 def seconds(start: str, end: str) -> float:

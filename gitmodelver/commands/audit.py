@@ -11,11 +11,28 @@ from gitmodelver import audit, stamp
 from gitmodelver.errors import CheckFailed, UsageError
 from gitmodelver.repo import Repo
 
+BIG = 50  # versions; past this, indenting every level costs seconds in the pure-Python encoder
+
+
+def json_text(report: dict[str, Any]) -> str:
+    """Indented when small; when big, one line per top-level key and per list item (the C encoder)."""
+    if len(report["versions"]) <= BIG:
+        return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    lines = []
+    for key, value in report.items():
+        head = f"  {json.dumps(key)}: "
+        if isinstance(value, list) and value:
+            items = ",\n".join("    " + json.dumps(v, ensure_ascii=False) for v in value)
+            lines.append(f"{head}[\n{items}\n  ]")
+        else:
+            lines.append(head + json.dumps(value, ensure_ascii=False))
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
 
 def render(report: dict[str, Any], fmt: str) -> tuple[str, str]:
     """The report in ``fmt``, stamped with its own digest; returns (text, digest)."""
     if fmt == "json":
-        text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+        text = json_text(report)
     elif fmt == "html":
         from gitmodelver import report_html
 
