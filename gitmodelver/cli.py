@@ -76,14 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
         "versions", nargs="*", metavar="VERSION", help="versions to check (default: the last release)"
     )
     p.add_argument("--all", action="store_true", help="check every version")
-    p.add_argument(
-        "--remote",
-        nargs="?",
-        const="",
-        default=None,
-        metavar="NAME",
-        help="also check that DVC objects are on the DVC remote (default remote without NAME)",
-    )
+    p.add_argument("--remote", action="store_true", help="also check that DVC objects are on the DVC remote")
+    p.add_argument("--dvc-remote", metavar="NAME", help="which DVC remote --remote checks (default: DVC's default)")
     p.add_argument("--deep", action="store_true", help="rehash DVC objects in the cache")
 
     p = _add(sub, "reproduce", "materialize the exact state of a version in DIR, then verify it")
