@@ -242,3 +242,20 @@ def test_an_event_that_leaves_a_share_alone_does_not_split_it() -> None:
     found = timeline.served(timeline.segments(events, t("00"), t("40")))
     assert [(i["from"], i["to"]) for i in found["a"].intervals] == [(t("10"), t("30"))]
     assert found["a"].weighted == 100 * 20 and found["b"].weighted == 100 * 10
+
+
+def test_a_version_that_served_but_is_no_tag_here_fails(history: tuple[GitRepo, dict[str, str]]) -> None:
+    repo, period = history
+    tag = TAG.format("1.3.0")
+    repo.git("tag", "-d", tag)
+    code, out, err = audit(repo, period, "--format", "json")
+    assert code == 1 and tag in err
+    report = json.loads(out)
+    assert [v["tag"] for v in report["versions"]] == SERVED  # it still served: it stays in the report
+    (gone,) = [v for v in report["versions"] if v["tag"] == tag]
+    assert (
+        gone["verification"]["ok"] is False
+        and "`git fetch --tags`" in gone["verification"]["checks"][0]["detail"]
+    )
+    assert gone["served"]["intervals"][0]["share"] == 10.0
+    assert list(jsonschema.Draft202012Validator(SCHEMA).iter_errors(report)) == []
