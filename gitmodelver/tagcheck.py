@@ -155,7 +155,7 @@ def release_of(repo: Repo, tag: str, oid: str) -> Release | None:
     parsed = parse_tag(tag)
     if parsed is None:
         return None
-    return versions._release(repo.git, tag, parsed[0], parsed[1], pygit2.Oid(hex=oid))
+    return versions.release_from(repo.git, tag, parsed[0], parsed[1], pygit2.Oid(hex=oid))
 
 
 def previous_final(repo: Repo, release: Release, candidates: Iterable[Release]) -> Release | None:

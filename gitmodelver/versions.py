@@ -54,9 +54,10 @@ class Release:
         return tagmsg.is_signed(self.message)
 
 
-def _release(
+def release_from(
     repo: pygit2.Repository, tag: str, name: str, version: Version, oid: pygit2.Oid
 ) -> Release | None:
+    """The release a tag object (or, for a lightweight tag, a commit) ``oid`` describes."""
     try:
         obj = repo[oid]
     except KeyError:
@@ -107,7 +108,7 @@ def list_releases(repo: Repo, name: str) -> list[Release]:
         parsed = parse_tag(refname[len(TAG_PREFIX) :], name)
         if parsed is None:
             continue
-        release = _release(
+        release = release_from(
             repo.git, refname[len(TAG_PREFIX) :], name, parsed[1], pygit2.Oid(hex=str(ref.target))
         )
         if release is not None:
