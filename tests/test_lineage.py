@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
-from helpers import GitRepo
+from helpers import MANIFEST, GitRepo, seed
 
 from gitmodelver import lineage, lineage_render, manifest
 from gitmodelver.repo import Repo
@@ -217,3 +217,28 @@ def test_stale_pin_is_marked(pipeline: PipelineProject) -> None:
 def test_unknown_version_is_a_usage_error(pipeline_built: PipelineProject) -> None:
     result = pipeline_built.repo.modelver("lineage", "v9.9.9")
     assert result.code == 2 and "unknown version" in result.err
+
+
+def test_without_a_pipeline_the_suite_evaluates_the_results(repo: GitRepo) -> None:
+    evaluation = (
+        '\n[evaluation]\nsuite = { path = "evals/suite.yaml" }\nresults = { path = "evals/results.json" }\n'
+    )
+    repo.write("evals/suite.yaml", "cases: []\n")
+    results = {
+        "subject": "sha256:" + "a" * 64,
+        "metrics": {"accuracy": 0.9},
+        "created_at": "2026-01-01T00:00:00Z",
+    }
+    repo.write("evals/results.json", json.dumps(results))
+    seed(repo, MANIFEST + evaluation)
+    assert repo.modelver("release", "--no-sign").code == 0
+    doc = graph_json(repo, "v1.0.0")
+    root = "version:support-bot@v1.0.0"
+    assert {
+        ("file:evals/suite.yaml", "file:evals/results.json", "evaluates"),
+        ("file:evals/results.json", root, "component"),
+        ("file:prompts/system.j2", root, "component"),
+        ("config:parameters", root, "component"),
+    } <= edges(doc)
+    assert not [n for n in doc["nodes"] if n["kind"] in ("stage", "dataset")]
+    assert "evaluated with evaluation.suite  evals/suite.yaml" in repo.modelver("lineage", "v1.0.0").out
