@@ -195,6 +195,12 @@ def regression(d: Demo) -> None:
                "python", "evals/check.py", "--no-write")
 
 
+def audit(d: Demo) -> None:
+    d.step("the audit report of prod: what served when, every version re-verified now, lineage drawn")
+    d.modelver("audit", "--env", "prod", "--format", "html", "-o", str(d.root / "audit-prod.html"))
+    d.modelver("lineage", "v2.1.0")
+
+
 def _utc_now() -> str:
     import datetime as dt
 
@@ -213,10 +219,12 @@ def run(target: str) -> int:
     lifecycle(d)
     deployments(d)
     regression(d)
+    audit(d)
     print(f"\ndone in {time.monotonic() - d.started:.1f}s")
     print(f"  repository:  {d.repo}")
     print(f"  DVC remote:  {d.remote}")
     print(f"  signing key: {d.keys / 'releaser'} (throwaway; trusted via {d.keys / 'allowed_signers'})")
     print(f"  ledger:      git -C {d.repo} log --oneline modelver/ledger")
+    print(f"  audit:       {d.root / 'audit-prod.html'} (open it in a browser)")
     print(f"  try:         git -C {d.repo} modelver log")
     return 0

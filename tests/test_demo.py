@@ -41,6 +41,8 @@ def test_demo_walks_the_lifecycle(tmp_path: Path) -> None:
     assert "commit blocked by pre-commit" in proc.stdout
     assert "culprit: prompts.system alone (minor)" in proc.stdout
     assert "prod at " in proc.stdout and "support-bot@v2.1.0 100%" in proc.stdout
+    report = (target / "audit-prod.html").read_text()
+    assert "support-bot@v2.1.0" in report and "<svg" in report
     # the key never enters the repository
     tracked = subprocess.run(["git", "-C", str(repo), "ls-files"], capture_output=True, text=True).stdout
     assert "releaser" not in tracked and "safetensors\n" not in tracked
