@@ -10,7 +10,7 @@ from gitmodelver import lineage_graph, lineage_render
 
 DIGEST_NOTE = (
     "SHA-256 of this file with every occurrence of this digest replaced by `sha256:` and 64 zeros "
-    "(`git modelver audit` docs: docs/audit.md)"
+    "(see Incident and audit in the README)"
 )
 
 

@@ -3,7 +3,7 @@
 Definition (every format): the digest ``sha256:<64 hex>`` is the SHA-256 of the report file's bytes in which
 every occurrence of that digest is replaced by the placeholder ``sha256:`` followed by 64 zeros. A reader
 recomputes it with nothing but the file: take the stated digest D, replace every D by the placeholder,
-hash, compare with D (``check`` below, or ``sed`` and ``sha256sum`` as docs/audit.md shows).
+hash, compare with D (``check`` below, or ``sed`` and ``sha256sum`` as the README shows).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ def script(name: str, python: str = "python3") -> str:
         "#!/bin/sh\n"
         f"{MARKER} {name}\n"
         f"# {WHAT[name]}\n"
-        "# Installed by `git modelver install-hooks`; see docs/hooks.md.\n"
+        "# Installed by `git modelver install-hooks`; see Hooks in the README.\n"
         "if command -v git-modelver >/dev/null 2>&1; then\n"
         f'    exec git-modelver hook {name} "$@"\n'
         "fi\n"
