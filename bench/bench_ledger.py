@@ -31,8 +31,21 @@ def build(path: Path, events: int) -> str:
     for i in range(events):
         at = format_time(start + dt.timedelta(minutes=5 * i))
         tag = f"bench@v1.{i % 50}.0"
-        lines.append(encode({"at": at, "seq": i + 1, "env": "prod", "type": "deploy", "version": tag,
-                             "traffic": {tag: 100}, "stable": tag, "state": "stable", "actor": "bench"}))
+        lines.append(
+            encode(
+                {
+                    "at": at,
+                    "seq": i + 1,
+                    "env": "prod",
+                    "type": "deploy",
+                    "version": tag,
+                    "traffic": {tag: 100},
+                    "stable": tag,
+                    "state": "stable",
+                    "actor": "bench",
+                }
+            )
+        )
     blob = repo.create_blob(b"".join(lines))
     builder = repo.TreeBuilder()
     events_tree = repo.TreeBuilder()
@@ -60,7 +73,10 @@ def main() -> None:
             event = book.asof("prod", when)
             runs.append(time.perf_counter() - started)
         assert event is not None and event.seq == args.events * 2 // 3 + 1
-        print(f"asof in-process ({args.events} events): median {sorted(runs)[2] * 1000:.1f} ms (target <= 100 ms)")
+        print(
+            f"asof in-process ({args.events} events): "
+            f"median {sorted(runs)[2] * 1000:.1f} ms (target <= 100 ms)"
+        )
         floor = timed(["git", "-C", str(path), "cat-file", "-p", "modelver/ledger:events/prod.jsonl"])
         ours = timed([*MODELVER, "-C", str(path), "asof", when, "--env", "prod", "--json"])
         report(f"asof command ({args.events} events)", ours, floor, "git cat-file of the file", "<= 400 ms")

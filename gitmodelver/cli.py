@@ -77,7 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--all", action="store_true", help="check every version")
     p.add_argument("--remote", action="store_true", help="also check that DVC objects are on the DVC remote")
-    p.add_argument("--dvc-remote", metavar="NAME", help="which DVC remote --remote checks (default: DVC's default)")
+    p.add_argument(
+        "--dvc-remote", metavar="NAME", help="which DVC remote --remote checks (default: DVC's default)"
+    )
     p.add_argument("--deep", action="store_true", help="rehash DVC objects in the cache")
 
     p = _add(sub, "reproduce", "materialize the exact state of a version in DIR, then verify it")

@@ -169,7 +169,9 @@ def _tag_message(plan: Plan, snap_data: Mapping[str, Any], user_message: str | N
         trailers["Modelver-Previous"] = plan.last.tag
     # A first release "adds" everything; how we release (system, policy) is no news there.
     changes = plan.changes if plan.last is not None else [c for c in plan.changes if c.level != "none"]
-    return tagmsg.compose(plan.system.name, str(plan.next), plan.level or "initial", changes, trailers, user_message)
+    return tagmsg.compose(
+        plan.system.name, str(plan.next), plan.level or "initial", changes, trailers, user_message
+    )
 
 
 def _create_tag(repo: Repo, tag: str, commit: str, message: str, sign: bool) -> str:

@@ -8,7 +8,6 @@ import subprocess
 import tomllib
 
 import pytest
-
 from helpers import GitRepo
 
 
@@ -16,7 +15,10 @@ def test_init_scans_pins_and_wires(repo: GitRepo) -> None:
     repo.write("prompts/system.j2", "You are helpful.\n")
     repo.write("prompts/tools/search.txt", "Search first.\n")
     repo.write("prompts/notes.bin", b"\x00not a prompt")
-    repo.write("models/adapter.safetensors.dvc", "outs:\n- md5: " + "a" * 32 + "\n  size: 10\n  path: adapter.safetensors\n")
+    repo.write(
+        "models/adapter.safetensors.dvc",
+        "outs:\n- md5: " + "a" * 32 + "\n  size: 10\n  path: adapter.safetensors\n",
+    )
     result = repo.modelver("init", "--name", "helper-bot", "--no-dvc", "--json")
     assert result.code == 0, result.err
     data = tomllib.loads(repo.read("modelver.toml"))
@@ -65,5 +67,7 @@ def test_gto_reads_our_releases(repo: GitRepo) -> None:
     repo.modelver("lock")
     repo.commit_all("edit")
     assert repo.modelver("release").code == 0
-    out = subprocess.run(["gto", "show", "bot", "--json"], cwd=repo.path, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["gto", "show", "bot", "--json"], cwd=repo.path, capture_output=True, text=True, check=True
+    )
     assert [v["version"] for v in json.loads(out.stdout)] == ["v1.1.0", "v1.0.0"]

@@ -32,7 +32,13 @@ def _print(reports: list[verify.VersionReport]) -> None:
 def run(args: argparse.Namespace) -> int:
     repo, sys_ = open_system(args)
     releases = _targets(repo, sys_, args)
-    reports = verify.verify_releases(repo, sys_, releases, remote=(args.dvc_remote or "") if args.remote or args.dvc_remote else None, deep=args.deep)
+    reports = verify.verify_releases(
+        repo,
+        sys_,
+        releases,
+        remote=(args.dvc_remote or "") if args.remote or args.dvc_remote else None,
+        deep=args.deep,
+    )
     if args.json:
         output.emit_json({"ok": all(r.ok for r in reports), "versions": [r.as_json() for r in reports]})
     else:
