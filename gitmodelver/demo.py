@@ -191,8 +191,18 @@ def regression(d: Demo) -> None:
     d.modelver("release", "-m", "friendlier tone")
 
     d.step("customers say the bot agrees with everything: bisect finds the release, then the change")
-    d.modelver("bisect", "--good", "v2.0.0", "--bad", "v2.2.0", "--components", "--",
-               "python", "evals/check.py", "--no-write")
+    d.modelver(
+        "bisect",
+        "--good",
+        "v2.0.0",
+        "--bad",
+        "v2.2.0",
+        "--components",
+        "--",
+        "python",
+        "evals/check.py",
+        "--no-write",
+    )
 
 
 def audit(d: Demo) -> None:

@@ -28,13 +28,24 @@ def test_demo_walks_the_lifecycle(tmp_path: Path) -> None:
     rows = json.loads(log.stdout)
     assert [(r["version"], r["bump"]) for r in rows] == [
         ("2.2.0", "minor"),
-        ("2.1.1", "patch"), ("2.1.0", "minor"), ("2.0.0", "major"), ("1.1.1", "patch"), ("1.1.0", "minor"),
-        ("1.0.0", "initial")]
+        ("2.1.1", "patch"),
+        ("2.1.0", "minor"),
+        ("2.0.0", "major"),
+        ("1.1.1", "patch"),
+        ("1.1.0", "minor"),
+        ("1.0.0", "initial"),
+    ]
     assert all(r["verified"] and r["signer"] == "releaser@demo" for r in rows)
     assert "repository:" in proc.stdout
-    events = [json.loads(line) for line in subprocess.run(
-        ["git", "-C", str(repo), "show", "modelver/ledger:events/prod.jsonl"], capture_output=True, text=True,
-        check=True).stdout.splitlines()]
+    events = [
+        json.loads(line)
+        for line in subprocess.run(
+            ["git", "-C", str(repo), "show", "modelver/ledger:events/prod.jsonl"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+    ]
     kinds = [e["type"] for e in events]
     assert kinds[0] == "deploy" and "promote" in kinds and kinds[-1] == "rollback"
     assert events[-1]["traffic"] == {"support-bot@v2.1.0": 100}
