@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from conftest import SigningKey, sign_with
-from helpers import GitRepo, seed
+from helpers import MANIFEST, GitRepo, seed
 
 
 def test_first_release_is_1_0_0_and_updates_manifest(repo: GitRepo) -> None:
@@ -246,3 +246,27 @@ def test_status_text_lists_levels_and_stale_pins(repo: GitRepo) -> None:
     out = repo.modelver("status").out
     assert "next support-bot@v1.1.0 (minor)" in out
     assert "git modelver lock" in out and "prompts.system.sha256" in out
+
+
+def test_tag_gpgsign_config_signs_without_flag(signed_repo: GitRepo) -> None:
+    repo = signed_repo
+    seed(repo)
+    repo.git("config", "tag.gpgSign", "true")
+    assert repo.modelver("release", "--json").json()["signed"] is True
+    assert "SSH SIGNATURE" in repo.git("cat-file", "-p", "support-bot@v1.0.0")
+
+
+def test_lock_and_release_keep_comments_and_layout(repo: GitRepo) -> None:
+    text = MANIFEST.replace("[parameters]", "# tuned by hand, keep\n[parameters]").replace(
+        "top_p = 0.9", "top_p = 0.9    # nucleus"
+    )
+    text += '\n[retrieval.index]\ndvc = "idx.dvc"\n'
+    repo.write("idx.dvc", "outs:\n- md5: " + "b" * 32 + "\n  path: idx\n")
+    seed(repo, text)
+    repo.modelver("release")
+    after = repo.read("modelver.toml")
+    assert "# tuned by hand, keep\n[parameters]" in after and "top_p = 0.9    # nucleus" in after
+    assert 'md5 = "' + "b" * 32 + '"' in after
+    # only pins and the version were added: removing them gives back the original lines
+    added = [line for line in after.splitlines() if line not in text.splitlines()]
+    assert all(line.startswith(("sha256 = ", "md5 = ", "version = ")) for line in added), added
