@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitmodelver import analysis
-from gitmodelver.errors import CheckFailed, UsageError
+from gitmodelver.errors import UsageError
 from gitmodelver.ledger import Event
 
 DEFAULT_STEPS = (5, 25, 50, 100)
@@ -133,6 +133,9 @@ def step(prev: Event | None, candidate: VersionRef, result: analysis.Analysis, a
         raise UsageError(f"the rollout here is of {state['candidate']}, not {candidate.tag}")
     rollout = dict(state["rollout"])
     stable = state["stable"]
+    recorded = (state.get("versions") or {}).get(candidate.tag, {}).get("tag_object")
+    if recorded and recorded != candidate.tag_object or rollout.get("candidate_digest") != candidate.digest:
+        return _restart(state, candidate, recorded, actor)
     kind, reason = "rollout-step", f"analysis: {result.verdict}"
     if result.verdict == analysis.PASS:
         rollout["index"] += 1
@@ -167,6 +170,16 @@ def step(prev: Event | None, candidate: VersionRef, result: analysis.Analysis, a
         else None,
     }
     return event
+
+
+def _restart(
+    state: dict[str, Any], candidate: VersionRef, recorded: str | None, actor: str
+) -> dict[str, Any]:
+    """The candidate's tag is not the one the rollout started with: start its analysis over."""
+    rollout = {**state["rollout"], "index": 0, "failures": 0, "candidate_digest": candidate.digest}
+    state.update(traffic=_split(state["stable"], candidate.tag, rollout["steps"][0]), rollout=rollout)
+    reason = f"{candidate.tag} changed (tag object {str(recorded)[:12]} -> {candidate.tag_object[:12]}): analysis restarted"
+    return _event("rollout-start", candidate, state, actor, reason)
 
 
 def abort(prev: Event | None, stable: VersionRef, actor: str, reason: str | None) -> dict[str, Any]:
@@ -214,9 +227,3 @@ def summary(event: Event | None) -> dict[str, Any]:
     if event.get("rollout"):
         out["rollout"] = event.get("rollout")
     return out
-
-
-def exit_code_of(event: Mapping[str, Any]) -> int:
-    if event.get("type") == "rollback" and event.get("analysis"):
-        raise CheckFailed(f"{event['version']} rolled back: {event.get('reason')}")
-    return 0

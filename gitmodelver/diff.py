@@ -97,10 +97,17 @@ def _walk(old: Any, new: Any, path: str) -> Iterable[tuple[str, Any, Any]]:
 def diff(
     old: Mapping[str, Any] | None, new: Mapping[str, Any], overrides: Mapping[str, str] | None = None
 ) -> list[Change]:
-    """Every change from ``old`` to ``new``; an added or removed table is one change at its path."""
+    """Every change from ``old`` to ``new``; an added or removed table is one change at its path.
+
+    ``overrides`` are the new manifest's ``policy.bump``. The old manifest's rules apply too and the higher
+    level wins, so a commit cannot lower its own release level by editing the policy alongside the change.
+    """
+    previous = policy_overrides(old) if old is not None else None
     changes = []
     for path, a, b in _walk(old or {}, new, ""):
         level = classify(path, overrides)
+        if previous is not None and level != IGNORED:
+            level = max(level, classify(path, previous), key=level_rank)
         if level != IGNORED:
             changes.append(Change(path, a, b, level))
     return changes

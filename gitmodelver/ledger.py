@@ -19,11 +19,11 @@ from typing import Any
 import pygit2
 
 from gitmodelver.errors import Conflict, UsageError
+from gitmodelver.proc import first_error_line
 from gitmodelver.repo import Repo
 
 REF = "refs/heads/modelver/ledger"
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-EVENT_TYPES = ("deploy", "rollout-start", "rollout-step", "promote", "rollback", "abort")
 RETRY_SECONDS = 30.0
 
 
@@ -152,9 +152,16 @@ class Ledger:
             event = build(previous)
             event["seq"] = previous.seq + 1 if previous else 1
             event["env"] = env
-            event.setdefault("at", now())
-            if self._commit(tip, env, event, message):
+            # Times never go backwards in a file: asof binary-searches it, and a writer's clock may lag.
+            event["at"] = max(event.get("at") or now(), previous.at if previous else "")
+            failure = self._commit(tip, env, event, message)
+            if failure is None:
                 return Event(event)
+            if self.tip() == tip:  # nobody else moved the ref: this is not a race, retrying will not help
+                raise Conflict(
+                    f"recording the {env} event failed: {failure}",
+                    fix="if no other git command is running, remove the stale .lock file git names",
+                )
             attempt += 1
             if time.monotonic() > deadline:
                 raise Conflict(
@@ -162,7 +169,8 @@ class Ledger:
                 )
             time.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))
 
-    def _commit(self, tip: pygit2.Oid | None, env: str, event: dict[str, Any], message: str) -> bool:
+    def _commit(self, tip: pygit2.Oid | None, env: str, event: dict[str, Any], message: str) -> str | None:
+        """Write the event's commit and move the ref from ``tip`` to it; None, or why it failed."""
         git = self.repo.git
         data = self.blob(env, tip) + encode(event)
         blob = git.create_blob(data)
@@ -176,7 +184,7 @@ class Ledger:
         commit = git.create_commit(None, actor, actor, message, tree, [tip] if tip is not None else [])
         old = str(tip) if tip is not None else "0" * 40
         result = self.repo.run("update-ref", "-m", message, REF, str(commit), old, check=False)
-        return result.returncode == 0
+        return None if result.returncode == 0 else first_error_line(result.err)
 
 
 def _signature(repo: Repo) -> pygit2.Signature:
@@ -223,9 +231,3 @@ def at_or_before(data: bytes, when: str) -> Event | None:
     if best is None:
         return None
     return Event(json.loads(data[best[0] : best[1]]))
-
-
-def iter_lines(data: bytes) -> Iterator[bytes]:
-    for line in data.splitlines():
-        if line.strip():
-            yield line

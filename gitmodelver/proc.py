@@ -67,11 +67,18 @@ def run(
     return result
 
 
+def first_error_line(text: str) -> str:
+    """The line that says what went wrong: git's first ``fatal:``/``error:`` line, else the last line."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(("fatal:", "error:")):
+            return line
+    return lines[-1] if lines else "no output"
+
+
 def describe(result: ProcessResult) -> str:
     cmd = " ".join(result.args)
-    detail = (result.err.strip() or result.out.strip()).splitlines()
-    tail = detail[-1] if detail else "no output"
-    return f"`{cmd}` exited {result.returncode}: {tail}"
+    return f"`{cmd}` exited {result.returncode}: {first_error_line(result.err or result.out)}"
 
 
 def git(

@@ -14,6 +14,7 @@ import pytest
 from helpers import MANIFEST, GitRepo, seed
 
 from gitmodelver import ledger
+from gitmodelver.repo import Repo
 
 ROLLOUT = """
 [rollout]
@@ -181,6 +182,67 @@ def test_new_candidate_mid_rollout_restarts_the_analysis(released: GitRepo, tmp_
     assert restarted["candidate"] == "support-bot@v1.2.0"
 
 
+def test_a_replaced_candidate_tag_restarts_the_analysis(released: GitRepo, tmp_path: Path) -> None:
+    repo = released
+    repo.modelver("deploy", "v1.0.0", "--env", "prod")
+    repo.modelver("rollout", "start", "v1.1.0", "--env", "prod")
+    good = observations(tmp_path / "g.jsonl", {"support-bot@v1.0.0": 0.8, "support-bot@v1.1.0": 0.86}, 500)
+    assert repo.modelver("rollout", "step", "--env", "prod", "--metrics", str(good), "--json").json()[
+        "traffic"
+    ] == {"support-bot@v1.0.0": 75, "support-bot@v1.1.0": 25}
+    # the same release, tagged anew (a new tag object that still verifies)
+    message = repo.git("tag", "-l", "--format=%(contents)", "support-bot@v1.1.0")
+    old = repo.git("rev-parse", "support-bot@v1.1.0").strip()
+    repo.git(
+        "tag",
+        "-f",
+        "-a",
+        "--cleanup=verbatim",
+        "-F",
+        "-",
+        "support-bot@v1.1.0",
+        "support-bot@v1.1.0^{commit}",
+        input=message,
+    )
+    assert repo.git("rev-parse", "support-bot@v1.1.0").strip() != old
+    step = repo.modelver("rollout", "step", "--env", "prod", "--metrics", str(good), "--json").json()
+    assert step["type"] == "rollout-start" and "analysis restarted" in step["reason"]
+    assert step["rollout"]["index"] == 0
+    assert step["traffic"] == {"support-bot@v1.0.0": 95, "support-bot@v1.1.0": 5}
+
+
+def test_a_candidate_that_no_longer_verifies_gets_no_more_traffic(released: GitRepo, tmp_path: Path) -> None:
+    repo = released
+    repo.modelver("deploy", "v1.0.0", "--env", "prod")
+    repo.modelver("rollout", "start", "v1.1.0", "--env", "prod")
+    repo.git(
+        "tag",
+        "-f",
+        "-a",
+        "-m",
+        "support-bot v1.1.0 (minor)\n\nModelver-Digest: sha256:" + "0" * 64,
+        "support-bot@v1.1.0",
+        "support-bot@v1.1.0^{commit}",
+    )
+    good = observations(tmp_path / "g.jsonl", {"support-bot@v1.0.0": 0.8, "support-bot@v1.1.0": 0.86}, 500)
+    result = repo.modelver("rollout", "step", "--env", "prod", "--metrics", str(good))
+    assert result.code == 1 and "fails verification" in result.err
+    assert ledger_events(repo, "prod")[-1]["type"] == "rollout-start"
+
+
+def test_watch_records_an_unchanged_hold_once(released: GitRepo, tmp_path: Path) -> None:
+    repo = released
+    repo.modelver("deploy", "v1.0.0", "--env", "prod")
+    repo.modelver("rollout", "start", "v1.1.0", "--env", "prod")
+    few = observations(tmp_path / "few.jsonl", {"support-bot@v1.0.0": 0.8, "support-bot@v1.1.0": 0.8}, 20)
+    result = repo.modelver(
+        "rollout", "watch", "--env", "prod", "--metrics", str(few), "--interval", "0", "--timeout", "0.5"
+    )
+    assert result.code == 1 and "still at" in result.err
+    kinds = [e["type"] for e in ledger_events(repo, "prod")]
+    assert kinds == ["deploy", "rollout-start", "rollout-step"]
+
+
 def test_abort_and_rollback(released: GitRepo) -> None:
     repo = released
     repo.modelver("deploy", "v1.0.0", "--env", "prod")
@@ -280,3 +342,34 @@ def test_every_event_matches_the_ledger_schema(released: GitRepo, tmp_path: Path
     assert [e["type"] for e in events] == ["deploy", "rollout-start", "rollback", "rollback"]
     for event in events:
         assert list(validator.iter_errors(event)) == [], event
+
+
+def test_a_stale_ref_lock_fails_fast_not_after_retries(released: GitRepo) -> None:
+    import time
+
+    repo = released
+    repo.modelver("deploy", "v1.0.0", "--env", "prod")
+    lock = repo.path / ".git" / "refs" / "heads" / "modelver" / "ledger.lock"
+    lock.write_text("")
+    started = time.monotonic()
+    result = repo.modelver("deploy", "v1.1.0", "--env", "prod")
+    assert time.monotonic() - started < 5
+    assert result.code == 3 and "ledger.lock" in result.err and "stale .lock" in result.err
+    lock.unlink()
+    assert repo.modelver("deploy", "v1.1.0", "--env", "prod").code == 0
+
+
+def test_event_times_never_go_backwards(released: GitRepo) -> None:
+    repo = released
+    book = ledger.Ledger(Repo(repo.path))
+    book.append(
+        "skew",
+        lambda prev: {"type": "deploy", "version": "x", "traffic": {}, "at": "2099-01-01T00:00:00.000000Z"},
+        "a writer whose clock runs ahead",
+    )
+    repo.modelver("deploy", "v1.0.0", "--env", "skew")
+    events = ledger_events(repo, "skew")
+    assert [e["at"] for e in events] == sorted(e["at"] for e in events)
+    assert (
+        repo.modelver("asof", "2099-06-01T00:00:00Z", "--env", "skew", "--json").json()["event"]["seq"] == 2
+    )

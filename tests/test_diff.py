@@ -178,3 +178,17 @@ def test_dotted_keys_are_quoted_in_paths() -> None:
 )
 def test_classify_defaults(path: str, level: str) -> None:
     assert classify(path) == level
+
+
+def test_a_policy_edit_cannot_lower_the_change_it_ships_with() -> None:
+    old = copy.deepcopy(BASE)
+    new = edit("base_model.id", "other/model", edit("policy", {"bump": {"base_model.*": "patch"}}))
+    assert bump_level(diff(old, new, policy_overrides(new))) == "major"
+    # once released, the rule applies to the next change
+    later = edit("base_model.id", "third/model", new)
+    assert bump_level(diff(new, later, policy_overrides(later))) == "patch"
+
+
+def test_a_policy_edit_can_raise_at_once() -> None:
+    new = edit("serving.hardware", "l4", edit("policy", {"bump": {"serving.*": "major"}}))
+    assert bump_level(diff(BASE, new, policy_overrides(new))) == "major"

@@ -60,19 +60,36 @@ def observations(args: argparse.Namespace, system: str) -> list[dict[str, Any]]:
         raise UsageError(f"{path}: no such file") from exc
 
 
-def one_step(repo: Repo, sys_: System, env: str, rows: list[dict[str, Any]]) -> ledger.Event:
+def one_step(
+    repo: Repo, sys_: System, env: str, rows: list[dict[str, Any]], *, quiet_hold: bool = False
+) -> ledger.Event:
+    """Analyse once and record the verdict; ``quiet_hold`` records no event for an unchanged hold."""
     book = ledger.Ledger(repo)
-    current = deployments.require_rolling(book.last(env))
-    candidate = version_ref(repo, sys_, current["candidate"], check=False)
+    last = book.last(env)
+    current = deployments.require_rolling(last)
+    # Re-verified at every step: a candidate must still be what was released when it gains traffic.
+    candidate = version_ref(repo, sys_, current["candidate"])
     rules = deployments.rules_of(candidate)
     result = analysis.analyse(
         rules, rows, current["stable"], candidate.tag, current["rollout"]["min_samples"]
     )
+    if quiet_hold and last is not None and _same_hold(last, result):
+        return last
     who = ledger.actor(repo)
     return book.append(
         env,
         lambda prev: deployments.step(prev, candidate, result, who),
         f"rollout {env}: {candidate.tag} analysis {result.verdict}",
+    )
+
+
+def _same_hold(last: ledger.Event, result: analysis.Analysis) -> bool:
+    """An inconclusive verdict on the same data as the last one: nothing new to record."""
+    previous = last.get("analysis") or {}
+    return (
+        result.verdict == analysis.INCONCLUSIVE
+        and previous.get("verdict") == analysis.INCONCLUSIVE
+        and previous.get("metrics") == result.as_json()["metrics"]
     )
 
 
@@ -134,7 +151,7 @@ def watch(repo: Repo, sys_: System, env: str, args: argparse.Namespace) -> int:
     """Step until promoted (exit 0) or rolled back (exit 1); inconclusive steps wait for more data."""
     deadline = time.monotonic() + args.timeout if args.timeout else None
     while True:
-        event = one_step(repo, sys_, env, observations(args, sys_.name))
+        event = one_step(repo, sys_, env, observations(args, sys_.name), quiet_hold=True)
         _report(event, args.json)
         if event.type in ("promote", "rollback"):
             return _outcome(event)
