@@ -178,7 +178,8 @@ def _restart(
     """The candidate's tag is not the one the rollout started with: start its analysis over."""
     rollout = {**state["rollout"], "index": 0, "failures": 0, "candidate_digest": candidate.digest}
     state.update(traffic=_split(state["stable"], candidate.tag, rollout["steps"][0]), rollout=rollout)
-    reason = f"{candidate.tag} changed (tag object {str(recorded)[:12]} -> {candidate.tag_object[:12]}): analysis restarted"
+    change = f"tag object {str(recorded)[:12]} -> {candidate.tag_object[:12]}"
+    reason = f"{candidate.tag} changed ({change}): analysis restarted"
     return _event("rollout-start", candidate, state, actor, reason)
 
 
