@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
-TESTS = ("proportion", "mannwhitney", "threshold")
 
 
 @dataclass(frozen=True)

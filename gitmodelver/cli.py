@@ -14,27 +14,63 @@ from gitmodelver.errors import ExitCode, ModelverError
 LEVEL_CHOICES = ("patch", "minor", "major")
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+GLOBAL_DEFAULTS = {"directory": ".", "system": None, "debug": False, "json": False}
+
+
+def _globals() -> argparse.ArgumentParser:
+    """Options every command takes, before or after its name (``git modelver status --json -C repo``)."""
+    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: an option given before the command is not reset by the command's own parser.
+    common.add_argument(
+        "-C", dest="directory", default=argparse.SUPPRESS, metavar="PATH", help="run as if started in PATH"
+    )
+    common.add_argument(
+        "--system",
+        default=argparse.SUPPRESS,
+        metavar="NAME",
+        help="the system to act on (when a repository has several)",
+    )
+    common.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="machine-readable output (a stable interface)",
+    )
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show the full traceback of errors"
+    )
+    return common
+
+
+COMMON = _globals()
 
 
 def _add(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str, json: bool = True
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str
 ) -> argparse.ArgumentParser:
-    parser = sub.add_parser(name, help=help, description=help)
-    if json:
-        _common(parser)
+    parser = sub.add_parser(name, help=help, description=help, parents=[COMMON])
     parser.set_defaults(command=name)
     return parser
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds (>= 0)")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="git modelver", description="Version whole AI systems in Git.")
-    parser.add_argument("-C", dest="directory", default=".", metavar="PATH", help="run as if started in PATH")
-    parser.add_argument(
-        "--system", metavar="NAME", help="the system to act on (when a repository has several)"
+    parser = argparse.ArgumentParser(
+        prog="git modelver", description="Version whole AI systems in Git.", parents=[COMMON]
     )
-    parser.add_argument("--debug", action="store_true", help="show the full traceback of errors")
     parser.add_argument("--version", action="version", version=f"gitmodelver {__version__}")
     sub = parser.add_subparsers(metavar="COMMAND")
 
@@ -66,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="show what would be released, change nothing")
 
     p = _add(sub, "log", "releases, newest first")
-    p.add_argument("--limit", type=int, metavar="N", help="at most N releases")
+    p.add_argument("--limit", type=_positive, metavar="N", help="at most N releases")
 
     p = _add(sub, "show", "everything about one version")
     p.add_argument("version", metavar="VERSION")
@@ -95,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("remote", nargs="?", default="origin", metavar="REMOTE")
     p.add_argument("--dvc-remote", metavar="NAME", help="the DVC remote to push to (default: DVC's default)")
 
-    p = _add(sub, "hook", "run one hook (the entry points of .pre-commit-hooks.yaml and hooks/)", json=False)
+    p = _add(sub, "hook", "run one hook (the entry points of .pre-commit-hooks.yaml and hooks/)")
     p.add_argument(
         "name",
         metavar="NAME",
@@ -115,7 +151,6 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "install-hooks",
         "install native git hooks into this clone, or server hooks into a bare repository",
-        json=False,
     )
     p.add_argument("--server", metavar="GIT_DIR", help="a bare repository to protect with pre-receive")
     p.add_argument("--force", action="store_true", help="replace hooks that are already there")
@@ -125,9 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env", required=True, metavar="ENV")
     p.add_argument("--reason", help="why, for the ledger")
 
-    rollout = _add(sub, "rollout", "gradual rollout with automatic rollback", json=False)
+    rollout = _add(sub, "rollout", "gradual rollout with automatic rollback")
     actions = rollout.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = actions.add_parser("start", help="start rolling VERSION out in ENV")
+    p = actions.add_parser("start", help="start rolling VERSION out in ENV", parents=[COMMON])
     p.add_argument("version", metavar="VERSION")
     p.add_argument(
         "--steps", metavar="P,P,…", help="traffic percentages (default: the version's [rollout] steps)"
@@ -136,18 +171,19 @@ def build_parser() -> argparse.ArgumentParser:
         ("step", "analyse observations once and act on the verdict"),
         ("watch", "repeat `step` until promoted (exit 0) or rolled back (exit 1)"),
     ):
-        p = actions.add_parser(name, help=text)
+        p = actions.add_parser(name, help=text, parents=[COMMON])
         p.add_argument("--metrics", metavar="FILE", help='JSON lines {"version", "metric", "value"}')
         p.add_argument("--metrics-cmd", metavar="CMD", help="a command printing such JSON lines")
         if name == "watch":
-            p.add_argument("--interval", type=float, default=60.0, metavar="S", help="seconds between steps")
-            p.add_argument("--timeout", type=float, metavar="S", help="give up (exit 1) after S seconds")
-    actions.add_parser("abort", help="stop the rollout: the stable version back at 100%")
-    actions.add_parser("status", help="where every rollout stands")
+            p.add_argument(
+                "--interval", type=_seconds, default=60.0, metavar="S", help="seconds between steps"
+            )
+            p.add_argument("--timeout", type=_seconds, metavar="S", help="give up (exit 1) after S seconds")
+    actions.add_parser("abort", help="stop the rollout: the stable version back at 100%", parents=[COMMON])
+    actions.add_parser("status", help="where every rollout stands", parents=[COMMON])
     for p in actions.choices.values():
         p.add_argument("--env", required=p.prog.split()[-1] != "status", metavar="ENV")
         p.add_argument("--reason", help="why, for the ledger")
-        _common(p)
 
     p = _add(sub, "rollback", "back to the previous stable version (or --to VERSION)")
     p.add_argument("--env", required=True, metavar="ENV")
@@ -189,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("version", metavar="VERSION")
     p.add_argument("-o", "--output", metavar="FILE", help="write the BOM to FILE (default: stdout)")
 
-    p = _add(sub, "demo", "build a sample system in DIR and walk the whole lifecycle", json=False)
+    p = _add(sub, "demo", "build a sample system in DIR and walk the whole lifecycle")
     p.add_argument("dir", nargs="?", default="modelver-demo", metavar="DIR")
     return parser
 
@@ -197,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
 def run(argv: Sequence[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    for key, value in GLOBAL_DEFAULTS.items():
+        if not hasattr(args, key):
+            setattr(args, key, value)
     if not getattr(args, "command", None):
         parser.print_help()
         return ExitCode.USAGE

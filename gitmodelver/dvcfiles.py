@@ -46,7 +46,10 @@ def pointer_outs(tree: Tree, pointer: str) -> list[DvcOut]:
     if not isinstance(doc, dict):
         return []
     folder = posixpath.dirname(pointer)
-    return [o for o in (_out(e, folder, pointer) for e in doc.get("outs") or []) if o is not None]
+    outs = doc.get("outs")
+    if not isinstance(outs, list):  # hand-edited or not a pointer at all: it records nothing
+        return []
+    return [o for o in (_out(e, folder, pointer) for e in outs) if o is not None]
 
 
 def lock_outs(tree: Tree, lockfile: str) -> Iterator[DvcOut]:
@@ -56,7 +59,8 @@ def lock_outs(tree: Tree, lockfile: str) -> Iterator[DvcOut]:
         return
     folder = posixpath.dirname(lockfile)
     for stage, body in doc["stages"].items():
-        for entry in (body or {}).get("outs") or []:
+        outs = body.get("outs") if isinstance(body, dict) else None
+        for entry in outs if isinstance(outs, list) else []:
             out = _out(entry, folder, lockfile, str(stage))
             if out is not None:
                 yield out

@@ -52,7 +52,8 @@ class ManifestError(UsageError):
         self.file = file
         self.problems = problems
         head = problems[0] if len(problems) == 1 else f"{len(problems)} problems"
-        super().__init__(f"{file}: {head}", fix=fix)
+        # A problem usually names its file and line already: say it once.
+        super().__init__(head if head.startswith(file) else f"{file}: {head}", fix=fix)
 
     def __str__(self) -> str:
         if len(self.problems) == 1:

@@ -14,7 +14,8 @@ from typing import Any
 from gitmodelver.refs import ref_kind
 from gitmodelver.tree import Tree, join
 
-_GATE = re.compile(r"^\s*(>=|<=|==|>|<)\s*(-?[0-9.eE+-]+)\s*$")
+# The same grammar as the manifest schema's gates: an operator and one finite number.
+_GATE = re.compile(r"^\s*(>=|<=|==|>|<)\s*(-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)\s*$")
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
     "<=": operator.le,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,11 +88,6 @@ def upstream(graph: Graph) -> dict[str, list[Edge]]:
     for edge in graph.edges:
         feeds.setdefault(edge.target, []).append(edge)
     return feeds
-
-
-def of_kind(graph: Graph, wanted: Iterable[str]) -> list[Node]:
-    wanted = set(wanted)
-    return [n for n in graph.nodes.values() if n.kind in wanted]
 
 
 def from_json(doc: Mapping[str, Any]) -> Graph:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pygit2
@@ -99,7 +98,3 @@ def _common(gitdir: Path) -> Path:
     if commondir.exists():
         return (gitdir / commondir.read_text().strip()).resolve()
     return gitdir.resolve()
-
-
-def environ_flag(name: str) -> bool:
-    return os.environ.get(name, "").lower() in {"1", "true", "yes"}

@@ -16,7 +16,6 @@ _VERSION_RE = re.compile(
     rf"(?:-(?P<pre>{_PRE_IDENT}(?:\.{_PRE_IDENT})*))?"
     rf"(?:\+(?P<build>{_BUILD_IDENT}(?:\.{_BUILD_IDENT})*))?"
 )
-_PRE_IDENT_RE = re.compile(_PRE_IDENT)
 _BUILD_IDENT_RE = re.compile(_BUILD_IDENT)
 _ALNUM_IDENT_RE = re.compile(r"[0-9]*[A-Za-z-][0-9A-Za-z-]*")
 _TAG_NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]*")

@@ -9,7 +9,6 @@ from typing import Any
 
 from gitmodelver.diff import Change
 
-TRAILERS = ("Modelver-Digest", "Modelver-State", "Modelver-Bump", "Modelver-Previous")
 SIGNATURE_MARKERS = (
     b"-----BEGIN PGP SIGNATURE-----",
     b"-----BEGIN SSH SIGNATURE-----",

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 import tomllib
 from collections.abc import Iterator
 from typing import Any
@@ -163,19 +162,10 @@ def test_small_documents(text: str, path: Key, line: int | None) -> None:
     assert line_of(line_index(text), path) == line
 
 
-def test_a_thousand_tables_is_fast() -> None:
+def test_a_thousand_tables() -> None:
     parts = ['[system]\nname = "big"\n']
     for i in range(1000):
         parts.append(f'[prompts.p{i}]  # prompt {i}\npath = "prompts/p{i}.j2"\nsha256 = "{"a" * 64}"\n\n')
     text = "".join(parts)
-    best = min(_timed(text) for _ in range(3))
-    index = line_index(text)
+    index = line_index(text)  # speed is measured by bench/bench_status.py, not asserted here
     assert index[("prompts", "p999", "sha256")] == 3 + 999 * 4 + 2
-    # A few ms on a laptop; the bound leaves room for slow, busy CI machines.
-    assert best < 0.05
-
-
-def _timed(text: str) -> float:
-    start = time.perf_counter()
-    line_index(text)
-    return time.perf_counter() - start
