@@ -51,12 +51,14 @@ def _event(
     return event
 
 
-def deploy(prev: Event | None, version: VersionRef, actor: str, reason: str | None) -> dict[str, Any]:
+def deploy(
+    prev: Event | None, version: VersionRef, actor: str, reason: str | None, *, env: str = "ENV"
+) -> dict[str, Any]:
     state = _state(prev)
     if state.get("state") == "rolling":
         raise UsageError(
             f"a rollout of {state['candidate']} is in progress",
-            fix="finish it, or `git modelver rollout abort --env …` first",
+            fix=f"finish it, or `git modelver rollout abort --env {env}` first",
         )
     previous = state.get("stable")
     state.update(traffic={version.tag: 100}, stable=version.tag, candidate=None, state="stable")
@@ -82,14 +84,24 @@ def _split(stable: str, candidate: str, percent: float) -> dict[str, float]:
 
 
 def start(
-    prev: Event | None, version: VersionRef, steps: Sequence[float] | None, actor: str, reason: str | None
+    prev: Event | None,
+    version: VersionRef,
+    steps: Sequence[float] | None,
+    actor: str,
+    reason: str | None,
+    *,
+    env: str = "ENV",
 ) -> dict[str, Any]:
     state = _state(prev)
     stable = state.get("stable")
     if not stable:
-        raise UsageError("nothing is serving here to roll out against", fix="deploy a stable version first")
+        raise UsageError(
+            f"nothing serves in {env} to roll out against", fix=f"git modelver deploy VERSION --env {env}"
+        )
     if stable == version.tag:
-        raise UsageError(f"{version.tag} is already the stable version here")
+        raise UsageError(
+            f"{version.tag} is already the stable version in {env}", fix="roll out a newer version"
+        )
     chosen = _steps(steps, version)
     # A new candidate (or the same one again) always starts its analysis from the first step.
     state.update(
@@ -117,20 +129,26 @@ def rules_of(version: VersionRef) -> list[analysis.MetricRule]:
     ]
 
 
-def require_rolling(prev: Event | None) -> dict[str, Any]:
+def require_rolling(prev: Event | None, *, env: str = "ENV") -> dict[str, Any]:
     state = _state(prev)
     if state.get("state") != "rolling":
         raise UsageError(
-            "no rollout is in progress here", fix="start one: `git modelver rollout start VERSION --env …`"
+            f"no rollout is in progress in {env}",
+            fix=f"start one: `git modelver rollout start VERSION --env {env}`",
         )
     return state
 
 
-def step(prev: Event | None, candidate: VersionRef, result: analysis.Analysis, actor: str) -> dict[str, Any]:
+def step(
+    prev: Event | None, candidate: VersionRef, result: analysis.Analysis, actor: str, *, env: str = "ENV"
+) -> dict[str, Any]:
     """Record one analysis and act on it: next step or promotion, hold, or rollback."""
-    state = require_rolling(prev)
+    state = require_rolling(prev, env=env)
     if state["candidate"] != candidate.tag:
-        raise UsageError(f"the rollout here is of {state['candidate']}, not {candidate.tag}")
+        raise UsageError(
+            f"the rollout in {env} is of {state['candidate']}, not {candidate.tag}",
+            fix=f"git modelver rollout status --env {env}",
+        )
     rollout = dict(state["rollout"])
     stable = state["stable"]
     recorded = (state.get("versions") or {}).get(candidate.tag, {}).get("tag_object")
@@ -183,27 +201,36 @@ def _restart(
     return _event("rollout-start", candidate, state, actor, reason)
 
 
-def abort(prev: Event | None, stable: VersionRef, actor: str, reason: str | None) -> dict[str, Any]:
-    state = require_rolling(prev)
+def abort(
+    prev: Event | None, stable: VersionRef, actor: str, reason: str | None, *, env: str = "ENV"
+) -> dict[str, Any]:
+    state = require_rolling(prev, env=env)
     state.update(traffic={state["stable"]: 100}, candidate=None, state="stable")
     state.pop("rollout", None)
     return _event("abort", stable, state, actor, reason or "aborted by hand")
 
 
-def rollback_target(prev: Event | None) -> str:
+def rollback_target(prev: Event | None, *, env: str = "ENV") -> str:
     state = _state(prev)
     if state.get("state") == "rolling":
         return str(state["stable"])
     target = state.get("previous_stable")
     if not target:
-        raise UsageError("no earlier stable version to go back to", fix="name one: --to VERSION")
+        raise UsageError(
+            f"{env} has no earlier stable version to go back to",
+            fix=f"name one: git modelver rollback --env {env} --to VERSION",
+        )
     return str(target)
 
 
-def rollback(prev: Event | None, target: VersionRef, actor: str, reason: str | None) -> dict[str, Any]:
+def rollback(
+    prev: Event | None, target: VersionRef, actor: str, reason: str | None, *, env: str = "ENV"
+) -> dict[str, Any]:
     state = _state(prev)
     if not state.get("stable"):
-        raise UsageError("nothing has been deployed here")
+        raise UsageError(
+            f"nothing has been deployed in {env}", fix=f"git modelver deploy VERSION --env {env}"
+        )
     current = state["stable"]
     state.update(traffic={target.tag: 100}, stable=target.tag, candidate=None, state="stable")
     state.pop("rollout", None)

@@ -14,7 +14,7 @@ def run(args: argparse.Namespace) -> int:
     who = ledger.actor(repo)
     event = ledger.Ledger(repo).append(
         env,
-        lambda prev: deployments.deploy(prev, version, who, args.reason),
+        lambda prev: deployments.deploy(prev, version, who, args.reason, env=env),
         f"deploy {env}: {version.tag} at 100%",
     )
     if args.json:

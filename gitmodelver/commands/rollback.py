@@ -11,11 +11,11 @@ def run(args: argparse.Namespace) -> int:
     repo, sys_ = open_system(args)
     env = ledger.check_env(args.env)
     book = ledger.Ledger(repo)
-    target = version_ref(repo, sys_, args.to or deployments.rollback_target(book.last(env)))
+    target = version_ref(repo, sys_, args.to or deployments.rollback_target(book.last(env), env=env))
     who = ledger.actor(repo)
     event = book.append(
         env,
-        lambda prev: deployments.rollback(prev, target, who, args.reason),
+        lambda prev: deployments.rollback(prev, target, who, args.reason, env=env),
         f"rollback {env}: {target.tag} at 100%",
     )
     if args.json:

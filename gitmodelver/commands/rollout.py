@@ -66,7 +66,7 @@ def one_step(
     """Analyse once and record the verdict; ``quiet_hold`` records no event for an unchanged hold."""
     book = ledger.Ledger(repo)
     last = book.last(env)
-    current = deployments.require_rolling(last)
+    current = deployments.require_rolling(last, env=env)
     # Re-verified at every step: a candidate must still be what was released when it gains traffic.
     candidate = version_ref(repo, sys_, current["candidate"])
     rules = deployments.rules_of(candidate)
@@ -78,7 +78,7 @@ def one_step(
     who = ledger.actor(repo)
     return book.append(
         env,
-        lambda prev: deployments.step(prev, candidate, result, who),
+        lambda prev: deployments.step(prev, candidate, result, who, env=env),
         f"rollout {env}: {candidate.tag} analysis {result.verdict}",
     )
 
@@ -128,15 +128,19 @@ def run(args: argparse.Namespace) -> int:
         steps = _steps(args.steps)
         event = book.append(
             env,
-            lambda prev: deployments.start(prev, version, steps, who, args.reason),
+            lambda prev: deployments.start(prev, version, steps, who, args.reason, env=env),
             f"rollout {env}: start {version.tag}",
         )
         _report(event, args.json)
         return 0
     if action == "abort":
-        stable = version_ref(repo, sys_, deployments.require_rolling(book.last(env))["stable"], check=False)
+        stable = version_ref(
+            repo, sys_, deployments.require_rolling(book.last(env), env=env)["stable"], check=False
+        )
         event = book.append(
-            env, lambda prev: deployments.abort(prev, stable, who, args.reason), f"rollout {env}: abort"
+            env,
+            lambda prev: deployments.abort(prev, stable, who, args.reason, env=env),
+            f"rollout {env}: abort",
         )
         _report(event, args.json)
         return 0
