@@ -7,13 +7,17 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from gitmodelver.load import LoadedVersion, load
+    from gitmodelver.loading import LoadedVersion, load
     from gitmodelver.router import Router
 
 __all__ = ["LoadedVersion", "Router", "load"]
 
 # Loaded on first use, so `import gitmodelver` (and every hook) stays light.
-_LAZY = {"load": "gitmodelver.load", "LoadedVersion": "gitmodelver.load", "Router": "gitmodelver.router"}
+_LAZY = {
+    "load": "gitmodelver.loading",
+    "LoadedVersion": "gitmodelver.loading",
+    "Router": "gitmodelver.router",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -23,5 +27,5 @@ def __getattr__(name: str) -> Any:
     import importlib
 
     value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # importing the submodule bound `load` to the module: bind the function
+    globals()[name] = value  # later lookups skip this function
     return value

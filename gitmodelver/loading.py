@@ -13,8 +13,6 @@ import hashlib
 import os
 import posixpath
 import shutil
-import sys
-import types
 import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -271,14 +269,3 @@ def _copy_hashing(source: Path, target: Path, md5: str, hashes: HashCache) -> No
     target.chmod(0o444)  # like DVC's cache: weights being served are not edited in place
     if h.hexdigest() == dvcops.md5_of(md5):
         hashes.record(target, h.hexdigest())
-
-
-class _CallableModule(types.ModuleType):
-    """``gitmodelver.load`` names both this module and its function: whoever imports the module first
-    makes the package attribute the module, so the module answers calls too."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> LoadedVersion:
-        return load(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -19,7 +19,7 @@ from gitmodelver.ledger import Ledger, check_env
 from gitmodelver.repo import Repo
 
 if TYPE_CHECKING:
-    from gitmodelver.load import LoadedVersion
+    from gitmodelver.loading import LoadedVersion
 
 BUCKETS = 10_000
 _MIX = 0x9E3779B1  # Knuth's multiplicative constant: spreads CRC's low-entropy bits over the range
@@ -102,7 +102,7 @@ class Router:
         return version if version is not None else self._load(tag)
 
     def _load(self, tag: str) -> LoadedVersion:
-        from gitmodelver.load import load
+        from gitmodelver.loading import load
 
         with self._lock:
             if tag not in self._versions:

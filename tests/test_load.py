@@ -95,9 +95,11 @@ def test_import_gitmodelver_stays_light() -> None:
     code = (
         "import sys, gitmodelver\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in ('dvc', 'pygit2', 'jsonschema')]\n"
-        "assert not heavy and 'gitmodelver.load' not in sys.modules, heavy\n"
-        "from gitmodelver.load import LoadedVersion\n"
-        "assert callable(gitmodelver.load)  # the submodule import did not shadow the function\n"
+        "assert not heavy and 'gitmodelver.loading' not in sys.modules, heavy\n"
+        "from gitmodelver.loading import LoadedVersion, load\n"
+        "assert gitmodelver.load is load and gitmodelver.LoadedVersion is LoadedVersion\n"
+        "import gitmodelver.loading\n"
+        "assert gitmodelver.load is load  # the module has its own name: nothing shadows the function\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
