@@ -217,7 +217,7 @@ def check_new_version(
 
     release = release_of(repo, tag, oid)
     if release is None:
-        return [Rejection(tag, f"{oid[:12]} is not a tag or commit here")]
+        return [Rejection(tag, f"{oid[:12]} does not point at a commit here (a tag of a tree or a blob?)")]
     commit = _commit_of(repo, release)
     if commit is None:
         return [Rejection(tag, f"{oid[:12]} does not point at a commit")]

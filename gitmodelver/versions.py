@@ -57,30 +57,17 @@ class Release:
 def release_from(
     repo: pygit2.Repository, tag: str, name: str, version: Version, oid: pygit2.Oid
 ) -> Release | None:
-    """The release a tag object (or, for a lightweight tag, a commit) ``oid`` describes."""
+    """The release a tag object (or, for a lightweight tag, a commit) ``oid`` describes.
+
+    None unless it leads to a commit: a version-named tag of a tree or a blob is no release, and must
+    not break every command that lists versions.
+    """
     try:
         obj = repo[oid]
-    except KeyError:
+    except (KeyError, ValueError):
         return None
     if isinstance(obj, pygit2.Tag):
-        who = obj.tagger
-        if who is None:  # rare: a tag without tagger; take the time from its commit
-            commit = obj.peel(pygit2.Commit)
-            who = pygit2.Signature("-", "-", commit.commit_time, commit.commit_time_offset)
-        # A version tag points straight at its commit; peeling every one would cost an object read.
-        tagger = f"{who.name} <{who.email}>" if who.name != "-" else None
-        return Release(
-            tag,
-            name,
-            version,
-            str(oid),
-            str(obj.target),
-            True,
-            obj.message or "",
-            tagger,
-            who.time,
-            who.offset,
-        )
+        return _annotated(repo, tag, name, version, obj)
     if isinstance(obj, pygit2.Commit):
         return Release(
             tag,
@@ -95,6 +82,46 @@ def release_from(
             obj.commit_time_offset,
         )
     return None
+
+
+def _annotated(
+    repo: pygit2.Repository, tag: str, name: str, version: Version, obj: pygit2.Tag
+) -> Release | None:
+    commit = tagged_commit(repo, obj)
+    if commit is None:
+        return None
+    who = obj.tagger
+    if who is None:  # rare: a tag without tagger; take the time from its commit
+        tagged = repo[commit]
+        assert isinstance(tagged, pygit2.Commit)
+        who = pygit2.Signature("-", "-", tagged.commit_time, tagged.commit_time_offset)
+    tagger = f"{who.name} <{who.email}>" if who.name != "-" else None
+    return Release(
+        tag, name, version, str(obj.id), str(commit), True, obj.message or "", tagger, who.time, who.offset
+    )
+
+
+def tagged_commit(repo: pygit2.Repository, tag: pygit2.Tag) -> pygit2.Oid | None:
+    """The commit a tag object leads to; None for a tag of a tree or a blob, or of a missing object.
+
+    A version tag names its commit directly, so the target's type is read from the object header alone
+    (pygit2 >= 1.20): listing ten thousand versions must not read ten thousand commits. Only a tag of
+    something else is peeled.
+    """
+    target = tag.target
+    try:
+        if _object_type(repo, target) == pygit2.enums.ObjectType.COMMIT:
+            return target
+        return tag.peel(pygit2.Commit).id
+    except (KeyError, ValueError, pygit2.GitError):
+        return None
+
+
+def _object_type(repo: pygit2.Repository, oid: pygit2.Oid) -> int:
+    odb = repo.odb
+    if hasattr(odb, "read_header"):
+        return int(odb.read_header(oid)[0])
+    return int(repo[oid].type)  # older pygit2: a full object read
 
 
 def list_releases(repo: Repo, name: str) -> list[Release]:
@@ -128,6 +155,29 @@ def iter_reachable(repo: Repo, releases: list[Release], head: pygit2.Oid | None)
 
 def last_release(repo: Repo, releases: list[Release], head: pygit2.Oid | None) -> Release | None:
     return next(iter_reachable(repo, releases, head), None)
+
+
+def resolve(repo: Repo, arg: str, system_name: str | None = None) -> Release:
+    """A version argument, in whichever system it names.
+
+    A full tag ``NAME@vX.Y.Z`` carries its system, so it resolves whatever ``system_name`` says (a
+    repository with several systems shares one ledger: any of them can be deployed from anywhere).
+    ``vX.Y.Z``, ``X.Y.Z`` and digest prefixes are looked up among ``system_name``'s versions.
+    """
+    parsed = parse_tag(arg.strip())
+    name = parsed[0] if parsed is not None else system_name
+    if name is None:
+        raise UnknownVersion(
+            f"'{arg}' does not say which system it is a version of",
+            fix="give the full tag NAME@vX.Y.Z, or pass --system NAME",
+        )
+    releases = list_releases(repo, name)
+    if not releases and name != system_name:
+        raise UnknownVersion(
+            f"'{arg}' is not a version of any system here: {name} has no releases",
+            fix="run `git modelver log` to list versions",
+        )
+    return find(releases, name, arg)
 
 
 def find(releases: list[Release], name: str, arg: str) -> Release:
