@@ -21,7 +21,7 @@ from typing import Any
 
 import pygit2
 
-from gitmodelver import digest, dvcops, manifest, system, versions
+from gitmodelver import digest, dvcops, system, versions
 from gitmodelver.dvcops import HashCache, Obj, Output, Store
 from gitmodelver.errors import CheckFailed, UnknownVersion, UsageError
 from gitmodelver.manifest import Manifest
@@ -108,9 +108,13 @@ def load(
     pins, level. Serving a version that does not verify raises CheckFailed.
     """
     r = repo if isinstance(repo, Repo) else Repo(repo)
-    parsed = parse_tag(ref)
-    sys_ = _system(r, parsed[0] if parsed else system_name, ref)
-    release = versions.find(versions.list_releases(r, sys_.name), sys_.name, ref)
+    if parse_tag(ref.strip()) is not None:
+        release = versions.resolve(r, ref)
+        # Where the manifest was at the tag: serving must not depend on the working tree.
+        sys_ = system.of_release(r, release.name, r.commit(release.commit), release.tag)
+    else:
+        sys_ = system.select(r, system_name)
+        release = versions.resolve(r, ref, sys_.name)
     return from_release(r, sys_, release, verify=verify)
 
 
@@ -128,37 +132,6 @@ def from_release(repo: Repo, sys_: system.System, release: Release, *, verify: b
     return LoadedVersion(
         release.tag, digest.version_digest(m.data), digest.state_digest(m.data), release.commit, repo, m
     )
-
-
-def _system(repo: Repo, name: str | None, ref: str) -> system.System:
-    """The system by name; when its manifest moved since, the folder it had at the tag."""
-    try:
-        return system.select(repo, name)
-    except UsageError:
-        if name is None:
-            raise
-    tag = repo.git.references.get(versions.TAG_PREFIX + ref)
-    if tag is None:
-        raise UnknownVersion(f"unknown version {ref}", fix="run `git modelver log` to list versions")
-    commit = tag.peel(pygit2.Commit)
-    for entry in _manifests(commit.tree, ""):
-        tree = CommitTree(repo.git, commit, ref)
-        m = manifest.load_tree(tree, entry)
-        if m is not None and m.name == name:
-            return system.System(name, entry)
-    raise UnknownVersion(f"{ref}: no {manifest.FILENAME} of {name} at that commit")
-
-
-def _manifests(tree: pygit2.Tree, prefix: str) -> list[str]:
-    found: list[str] = []
-    for entry in tree:
-        name = str(entry.name)
-        path = posixpath.join(prefix, name) if prefix else name
-        if entry.type_str == "tree":
-            found += _manifests(entry, path)  # type: ignore[arg-type]
-        elif name == manifest.FILENAME:
-            found.append(path)
-    return found
 
 
 def materialize(repo: Repo, out: Output, remote: str | None = None) -> Path:

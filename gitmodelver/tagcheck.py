@@ -8,8 +8,7 @@ least what its diff demands (SPEC §3: a person may raise the level, never lower
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,10 +16,12 @@ import pygit2
 
 from gitmodelver import versions
 from gitmodelver.diff import bump_level, diff, policy_overrides
+from gitmodelver.errors import CheckFailed
 from gitmodelver.manifest import FILENAME
+from gitmodelver.proc import first_error_line
 from gitmodelver.repo import Repo
 from gitmodelver.semver import Version, parse_tag
-from gitmodelver.system import System
+from gitmodelver.system import System, in_tree, read_toml
 from gitmodelver.tree import CommitTree
 from gitmodelver.versions import Release
 
@@ -90,13 +91,22 @@ def version_tag(ref: str) -> tuple[str, Version] | None:
 
 def unpushed_tags(repo: Repo, remote: str) -> list[RefUpdate]:
     """Local version tags the remote lacks: what a push may carry when git did not say (pre-commit)."""
-    listed = repo.run("ls-remote", "--tags", "--refs", remote).out
-    there = {line.split("\t", 1)[1] for line in listed.splitlines() if "\t" in line}
+    there = _remote_tags(repo, remote)
     updates = []
     for ref in repo.git.references.iterator(pygit2.enums.ReferenceFilter.TAGS):
         if ref.name not in there and version_tag(ref.name) is not None:
             updates.append(RefUpdate(ref.name, ZERO, str(ref.target)))
     return updates
+
+
+def _remote_tags(repo: Repo, remote: str) -> set[str]:
+    listed = repo.run("ls-remote", "--tags", "--refs", remote, check=False)
+    if listed.returncode != 0:
+        raise CheckFailed(
+            f"cannot read the version tags of Git remote '{remote}': {first_error_line(listed.err)}",
+            fix=f"check its URL with `git remote -v`, or fix it with `git remote set-url {remote} URL`",
+        )
+    return {line.split("\t", 1)[1] for line in listed.out.splitlines() if "\t" in line}
 
 
 def tags_at_head(repo: Repo) -> list[RefUpdate]:
@@ -109,42 +119,6 @@ def tags_at_head(repo: Repo) -> list[RefUpdate]:
         if version_tag(ref.name) is not None and ref.peel(pygit2.Commit).id == head.id:
             updates.append(RefUpdate(ref.name, ZERO, str(ref.target)))
     return updates
-
-
-# --------------------------------------------------------------------------- finding the system
-
-
-def _manifest_paths(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str = "") -> Iterator[str]:
-    """Every manifest in a tree, shallowest first (the usual place is the root)."""
-    subtrees = []
-    for entry in tree:
-        if entry.type_str == "tree":
-            subtrees.append(entry)
-        elif entry.name == FILENAME:
-            yield prefix + FILENAME
-    for entry in subtrees:
-        sub = repo[entry.id]
-        if isinstance(sub, pygit2.Tree):
-            yield from _manifest_paths(repo, sub, f"{prefix}{entry.name}/")
-
-
-def _load(tree: CommitTree, file: str) -> dict[str, Any] | None:
-    raw = tree.read(file)
-    try:
-        return tomllib.loads(raw.decode("utf-8")) if raw is not None else None
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return None
-
-
-def find_system(repo: Repo, tree: CommitTree, name: str) -> tuple[System, dict[str, Any]] | None:
-    """The system called ``name`` in a commit, with its manifest's data."""
-    for file in _manifest_paths(repo.git, tree.tree):
-        data = _load(tree, file)
-        system = data.get("system") if data is not None else None
-        if isinstance(system, Mapping) and system.get("name") == name:
-            assert data is not None
-            return System(name, file), data
-    return None
 
 
 # --------------------------------------------------------------------------- checks of a new version
@@ -181,7 +155,9 @@ def _commit_of(repo: Repo, release: Release) -> pygit2.Commit | None:
 
 def _released_data(repo: Repo, release: Release, system: System) -> dict[str, Any] | None:
     commit = _commit_of(repo, release)
-    return _load(CommitTree(repo.git, commit, release.tag), system.file) if commit is not None else None
+    return (
+        read_toml(CommitTree(repo.git, commit, release.tag).read(system.file)) if commit is not None else None
+    )
 
 
 def level_check(
@@ -221,7 +197,7 @@ def check_new_version(
     commit = _commit_of(repo, release)
     if commit is None:
         return [Rejection(tag, f"{oid[:12]} does not point at a commit")]
-    found = find_system(repo, CommitTree(repo.git, commit, tag), release.name)
+    found = in_tree(repo, CommitTree(repo.git, commit, tag), release.name)
     if found is None:
         return [Rejection(tag, f"its commit {release.commit[:12]} has no {FILENAME} for {release.name}")]
     system, data = found

@@ -318,9 +318,13 @@ def test_hooks_never_import_dvc(bot: GitRepo) -> None:
     assert "jsonschema" in names  # the manifest changed, so it was validated
     assert not {n for n in names if n == "dvc" or n.startswith("dvc.")}
     assert "lark" not in names  # jsonschema's optional IRI checker: a second of grammar compiling
-    head = bot.git("rev-parse", "HEAD").strip()
-    push = f"refs/heads/main {head} refs/heads/main {'0' * 40}\n"
+    # pre-push of a new version of that system: the whole verify path runs, still without DVC.
+    bot.commit_all("weights a")
+    assert bot.modelver("release").code == 0
+    tag = "refs/tags/support-bot@v1.0.0"
+    push = f"{tag} {bot.git('rev-parse', tag).strip()} {tag} {'0' * 40}\n"
     names = _imported(bot, "pre-push", "origin", "url", stdin=push)
+    assert "gitmodelver.verify" in names  # the tag was verified
     assert not {n for n in names if n == "dvc" or n.startswith("dvc.")}
 
 
@@ -391,3 +395,15 @@ def test_a_new_manifest_with_a_stale_pin_reads_as_not_locked(repo: GitRepo) -> N
     repo.git("add", "-A")
     (line,) = blocked(repo, "prompt-guard")
     assert line.startswith("prompts/a.j2: staged prompt does not match its pin prompts.a.sha256")
+
+
+def test_verify_tags_with_an_unreachable_remote_names_it_and_the_fix(
+    bot: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert bot.modelver("release").code == 0
+    # Under the pre-commit framework the hook asks the remote which version tags it lacks.
+    monkeypatch.setenv("PRE_COMMIT_REMOTE_NAME", "nowhere")
+    result = bot.modelver("hook", "verify-tags")
+    assert result.code == 1, result.err
+    assert "Git remote 'nowhere'" in result.err and "fatal: 'nowhere' does not appear" in result.err
+    assert "git remote -v" in result.err and "internal error" not in result.err
