@@ -347,3 +347,33 @@ def test_evaluation_bound_to_the_state_and_passing_gates(repo: GitRepo) -> None:
     checks = {c["name"]: c for c in out["versions"][0]["checks"]}
     assert checks["evaluation"]["ok"] is True
     assert "bound to this state; gates pass" in checks["evaluation"]["detail"]
+
+
+# --------------------------------------------------------------------------- which versions by default
+
+
+def test_verify_all_before_the_first_release_has_nothing_to_check(repo: GitRepo) -> None:
+    seed(repo)
+    result = repo.modelver("verify", "--all", "--json")
+    assert (result.code, result.json()) == (0, {"ok": True, "versions": []}), result.err
+    text = repo.modelver("verify", "--all")
+    assert text.code == 0 and text.out.strip() == "no releases yet: nothing to verify"
+
+
+def test_default_is_the_last_release_head_contains_never_a_higher_one(repo: GitRepo) -> None:
+    seed(repo)
+    assert repo.modelver("release").code == 0
+    repo.git("switch", "-q", "-c", "next")
+    repo.write("prompts/system.j2", "You are terse.\n")
+    assert repo.modelver("lock").code == 0
+    repo.commit_all("terse")
+    assert repo.modelver("release").code == 0
+    repo.git("switch", "-q", "main")
+    result = repo.modelver("verify", "--json")
+    assert [v["tag"] for v in result.json()["versions"]] == ["support-bot@v1.0.0"], result.err
+    # Before its first release, HEAD contains none: say so rather than check another branch's release.
+    repo.git("switch", "-q", "--orphan", "fresh")
+    seed(repo)
+    none = repo.modelver("verify")
+    assert none.code == 2
+    assert "no release of support-bot is reachable from HEAD" in none.err and "--all" in none.err

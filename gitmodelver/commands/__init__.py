@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from gitmodelver import system
+from gitmodelver import system, versions
 from gitmodelver.repo import Repo
+from gitmodelver.semver import parse_tag
 
 
 def open_system(args: argparse.Namespace) -> tuple[Repo, system.System]:
@@ -14,9 +15,35 @@ def open_system(args: argparse.Namespace) -> tuple[Repo, system.System]:
     return repo, system.select(repo, args.system)
 
 
+def open_systems(args: argparse.Namespace) -> tuple[Repo, list[system.System]]:
+    """The system named or implied, else every system here (for commands that read them all)."""
+    repo = Repo(args.directory)
+    return repo, system.select_all(repo, args.system)
+
+
+def open_version(args: argparse.Namespace, arg: str) -> tuple[Repo, system.System, versions.Release]:
+    """A version argument with its system: a full tag ``NAME@vX.Y.Z`` names its own system."""
+    repo = Repo(args.directory)
+    return (repo, *version_of(repo, args.system, arg))
+
+
+def version_of(repo: Repo, name: str | None, arg: str) -> tuple[system.System, versions.Release]:
+    """``arg`` resolved in the system it names, else in the system ``name`` (or the only one) here."""
+    if parse_tag(arg.strip()) is not None:
+        release = versions.resolve(repo, arg)
+        return release_system(repo, release), release
+    sys_ = system.select(repo, name)
+    return sys_, versions.resolve(repo, arg, sys_.name)
+
+
+def release_system(repo: Repo, release: versions.Release) -> system.System:
+    """The system of a release, where its commit holds the manifest."""
+    return system.of_release(repo, release.name, repo.commit(release.commit), release.tag)
+
+
 def side(repo: Repo, sys_: system.System, arg: str) -> tuple[str, dict[str, Any]]:
     """A diff side: WORKTREE (pins as the files are now), HEAD or another revision, or a version."""
-    from gitmodelver import plan, versions
+    from gitmodelver import plan
 
     if arg.upper() == "WORKTREE":
         return "WORKTREE", system.worktree_snapshot(repo, sys_).data

@@ -5,15 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from gitmodelver import plan, versions
+from gitmodelver.commands import release_system
 from gitmodelver.deployments import VersionRef
 from gitmodelver.errors import CheckFailed
 from gitmodelver.repo import Repo
 from gitmodelver.system import System
 
 
-def version_ref(repo: Repo, sys_: System, arg: str, *, check: bool = True) -> VersionRef:
-    """A version as the ledger records it; with ``check``, one that fails `verify` is refused."""
-    release = versions.find(versions.list_releases(repo, sys_.name), sys_.name, arg)
+def version_ref(repo: Repo, sys_: System | None, arg: str, *, check: bool = True) -> VersionRef:
+    """A version as the ledger records it; with ``check``, one that fails `verify` is refused.
+
+    The ledger is shared by every system here, so a full tag ``NAME@vX.Y.Z`` resolves in its own
+    system whichever one ``sys_`` is; shorter forms are versions of ``sys_``.
+    """
+    release = versions.resolve(repo, arg, sys_.name if sys_ is not None else None)
+    if sys_ is None or release.name != sys_.name:
+        sys_ = release_system(repo, release)
     if check:
         from gitmodelver.verify import verify_release
 

@@ -4,14 +4,13 @@ import argparse
 import json
 import sys
 
-from gitmodelver import bom, versions
-from gitmodelver.commands import open_system
+from gitmodelver import bom
+from gitmodelver.commands import open_version
 from gitmodelver.commands.audit import write_atomically
 
 
 def run(args: argparse.Namespace) -> int:
-    repo, sys_ = open_system(args)
-    release = versions.find(versions.list_releases(repo, sys_.name), sys_.name, args.version)
+    repo, sys_, release = open_version(args, args.version)
     text = json.dumps(bom.build(repo, sys_, release), indent=2, ensure_ascii=False) + "\n"
     if args.output:
         write_atomically(args.output, text)

@@ -4,39 +4,43 @@ import argparse
 from typing import Any
 
 from gitmodelver import output, signature, tagmsg, versions
-from gitmodelver.commands import open_system
+from gitmodelver.commands import open_systems
 from gitmodelver.digest import short
+from gitmodelver.repo import Repo
+from gitmodelver.system import System
 
 
-def run(args: argparse.Namespace) -> int:
-    repo, sys_ = open_system(args)
-    releases = versions.list_releases(repo, sys_.name)
-    if args.limit is not None:
-        releases = releases[: max(args.limit, 0)]
-    sigs = signature.verify_cached(repo, releases)
-    rows: list[dict[str, Any]] = []
-    for r in releases:
-        sig = sigs[r.tag]
-        rows.append(
-            {
-                "tag": r.tag,
-                "version": r.tag[len(sys_.name) + 2 :],
-                "date": output.when(r.time, r.offset),
-                "bump": r.bump,
-                "commit": r.commit,
-                "digest": r.digest,
-                "state": r.state,
-                "signed": sig.signed,
-                "signer": sig.signer,
-                "verified": sig.verified,
-                "summary": tagmsg.summary(r.message),
-            }
-        )
-    if args.json:
-        output.emit_json(rows)
-        return 0
-    if not rows:
-        output.say(f"{sys_.name}: no releases yet (make one with `git modelver release`)")
+def _releases(repo: Repo, systems: list[System], limit: int | None) -> list[versions.Release]:
+    """Each system's releases, highest first, one system after the other (in the order of their names)."""
+    found: list[versions.Release] = []
+    for sys_ in sorted(systems, key=lambda s: s.name):
+        releases = versions.list_releases(repo, sys_.name)
+        found += releases[: max(limit, 0)] if limit is not None else releases
+    return found
+
+
+def _row(r: versions.Release, sig: signature.Signature) -> dict[str, Any]:
+    return {
+        "tag": r.tag,
+        "system": r.name,
+        "version": r.tag[len(r.name) + 2 :],
+        "date": output.when(r.time, r.offset),
+        "bump": r.bump,
+        "commit": r.commit,
+        "digest": r.digest,
+        "state": r.state,
+        "signed": sig.signed,
+        "signer": sig.signer,
+        "verified": sig.verified,
+        "summary": tagmsg.summary(r.message),
+    }
+
+
+def _print(rows: list[dict[str, Any]], systems: list[System]) -> None:
+    released = {row["system"] for row in rows}
+    for sys_ in systems:
+        if sys_.name not in released:
+            output.say(f"{sys_.name}: no releases yet (make one with `git modelver release`)")
     for row in rows:
         mark = "verified" if row["verified"] else ("BAD SIGNATURE" if row["signed"] else "unsigned")
         who = f" by {row['signer']}" if row["signer"] else ""
@@ -44,4 +48,15 @@ def run(args: argparse.Namespace) -> int:
             f"{row['tag']:<28} {(row['date'] or '')[:19]}  {row['bump'] or '-':<7} "
             f"{mark}{who}  {short(row['digest'])}  {row['summary']}"
         )
+
+
+def run(args: argparse.Namespace) -> int:
+    repo, systems = open_systems(args)
+    releases = _releases(repo, systems, args.limit)
+    sigs = signature.verify_cached(repo, releases)
+    rows = [_row(r, sigs[r.tag]) for r in releases]
+    if args.json:
+        output.emit_json(rows)
+    else:
+        _print(rows, systems)
     return 0

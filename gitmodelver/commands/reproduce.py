@@ -3,14 +3,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gitmodelver import dvcops, output, reproduce, versions
-from gitmodelver.commands import open_system
+from gitmodelver import dvcops, output, reproduce
+from gitmodelver.commands import open_version
 from gitmodelver.errors import CheckFailed
 
 
 def run(args: argparse.Namespace) -> int:
-    repo, sys_ = open_system(args)
-    release = versions.find(versions.list_releases(repo, sys_.name), sys_.name, args.version)
+    repo, sys_, release = open_version(args, args.version)
     dest = (Path(args.directory) / args.to).resolve()  # like git: relative to -C PATH
     result = reproduce.reproduce(
         repo,

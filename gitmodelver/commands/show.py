@@ -4,7 +4,7 @@ import argparse
 from typing import Any
 
 from gitmodelver import evaluation, output, signature, tagmsg, versions
-from gitmodelver.commands import open_system
+from gitmodelver.commands import open_version
 from gitmodelver.digest import state_digest
 from gitmodelver.system import tree_snapshot
 
@@ -68,8 +68,7 @@ def describe(repo: Any, sys_: Any, release: versions.Release) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    repo, sys_ = open_system(args)
-    release = versions.find(versions.list_releases(repo, sys_.name), sys_.name, args.version)
+    repo, sys_, release = open_version(args, args.version)
     info = describe(repo, sys_, release)
     if args.json:
         output.emit_json(info)

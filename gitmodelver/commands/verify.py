@@ -2,27 +2,49 @@ from __future__ import annotations
 
 import argparse
 
-from gitmodelver import output, verify, versions
-from gitmodelver.commands import open_system
+from gitmodelver import output, system, verify, versions
+from gitmodelver.commands import version_of
 from gitmodelver.errors import UsageError
 from gitmodelver.repo import Repo
 from gitmodelver.system import System
 
+Targets = list[tuple[System, list[versions.Release]]]
 
-def _targets(repo: Repo, sys_: System, args: argparse.Namespace) -> list[versions.Release]:
-    releases = versions.list_releases(repo, sys_.name)
-    if not releases:
-        raise UsageError(f"{sys_.name} has no releases yet", fix="run `git modelver release`")
-    if args.all:
-        return releases
+
+def _targets(repo: Repo, args: argparse.Namespace) -> Targets:
+    """The releases to check, by system: those named, all of them, or the last one HEAD contains."""
     if args.versions:
-        return [versions.find(releases, sys_.name, v) for v in args.versions]
+        named = [version_of(repo, args.system, v) for v in args.versions]
+        return [(sys_, [release]) for sys_, release in named]
+    systems = system.select_all(repo, args.system)
+    if args.all:
+        return [(sys_, versions.list_releases(repo, sys_.name)) for sys_ in systems]
+    return _last_reachable(repo, systems)
+
+
+def _last_reachable(repo: Repo, systems: list[System]) -> Targets:
     head = repo.head()
-    last = versions.last_release(repo, releases, head.id if head is not None else None)
-    return [last or releases[0]]
+    found: Targets = []
+    released = False
+    for sys_ in systems:
+        releases = versions.list_releases(repo, sys_.name)
+        released = released or bool(releases)
+        last = versions.last_release(repo, releases, head.id if head is not None else None)
+        found += [(sys_, [last])] if last is not None else []
+    if found:
+        return found
+    names = ", ".join(s.name for s in systems)
+    if not released:
+        raise UsageError(f"{names}: no releases yet", fix="run `git modelver release`")
+    raise UsageError(
+        f"no release of {names} is reachable from HEAD",
+        fix="name the version (`git modelver verify NAME@vX.Y.Z`) or check them all with --all",
+    )
 
 
 def _print(reports: list[verify.VersionReport]) -> None:
+    if not reports:
+        output.say("no releases yet: nothing to verify")
     for report in reports:
         output.say(f"{report.tag}  {'ok' if report.ok else 'FAILED'}")
         for check in report.checks:
@@ -30,15 +52,13 @@ def _print(reports: list[verify.VersionReport]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    repo, sys_ = open_system(args)
-    releases = _targets(repo, sys_, args)
-    reports = verify.verify_releases(
-        repo,
-        sys_,
-        releases,
-        remote=(args.dvc_remote or "") if args.remote or args.dvc_remote else None,
-        deep=args.deep,
-    )
+    repo = Repo(args.directory)
+    remote = (args.dvc_remote or "") if args.remote or args.dvc_remote else None
+    reports = [
+        report
+        for sys_, releases in _targets(repo, args)
+        for report in verify.verify_releases(repo, sys_, releases, remote=remote, deep=args.deep)
+    ]
     if args.json:
         output.emit_json({"ok": all(r.ok for r in reports), "versions": [r.as_json() for r in reports]})
     else:
