@@ -12,7 +12,7 @@ from typing import Any
 
 import pygit2
 
-from gitmodelver import dvcops, system, versions
+from gitmodelver import dvcops, proc, system, versions
 from gitmodelver.errors import CheckFailed, Conflict, ModelverError, UsageError
 from gitmodelver.repo import Repo
 from gitmodelver.system import System
@@ -51,9 +51,9 @@ def remote_refs(repo: Repo, remote: str) -> dict[str, str]:
     """What the Git remote has: ref name -> object id (peeled ``^{}`` entries dropped)."""
     result = repo.run("ls-remote", "--tags", "--heads", remote, check=False)
     if result.returncode != 0:
-        detail = result.err.strip().splitlines()[-1] if result.err.strip() else "ls-remote failed"
         raise CheckFailed(
-            f"cannot read Git remote {remote}: {detail}", fix=f"check `git remote -v` ({remote})"
+            f"cannot read Git remote {remote}: {git_error(result)}",
+            fix=f"check its URL with `git remote -v`, or add it: `git remote add {remote} URL`",
         )
     refs = {}
     for line in result.out.splitlines():
@@ -134,13 +134,19 @@ def _git_push(repo: Repo, remote: str, refspecs: list[str], what: str, *, atomic
     args = ["push", "--porcelain", *(["--atomic"] if atomic else []), remote, *refspecs]
     result = repo.run(*args, check=False)
     if result.returncode != 0:
-        lines = [ln for ln in (result.err + result.out).strip().splitlines() if ln.strip()]
-        rejected = [ln for ln in lines if ln.startswith("!")]
-        detail = (rejected or lines or ["git push failed"])[-1]
         raise CheckFailed(
-            f"pushing {what} to {remote} failed: {detail}",
+            f"pushing {what} to {remote} failed: {git_error(result)}",
             fix=f"`git fetch {remote}` and integrate, then `git modelver push {remote}`",
         )
+
+
+def git_error(result: proc.ProcessResult) -> str:
+    """What a failed git command says went wrong: a rejected ref (``--porcelain`` marks it ``!``), else
+    git's first ``fatal:``/``error:`` line; its last line is often the tail of a longer explanation."""
+    rejected = [ln.strip() for ln in result.out.splitlines() if ln.startswith("!")]
+    if rejected:
+        return rejected[0]
+    return proc.first_error_line(result.err or result.out)
 
 
 def push(
@@ -187,13 +193,9 @@ def _unique(outs: list[dvcops.Output]) -> list[dvcops.Output]:
 
 def push_release(repo: Repo, remote: str, tag: str, *, say: Say = _quiet) -> None:
     """``release --push``: the version's DVC objects, then branch and tag in one atomic push."""
-    name = tag.split("@", 1)[0]
-    sys_ = next((s for s in system.discover(repo) if s.name == name), None)
-    if sys_ is None:
-        raise UsageError(f"no system named {name} here", fix="run it where the manifest is")
-    release = versions.find(versions.list_releases(repo, name), name, tag)
-    commit = repo.git[pygit2.Oid(hex=release.commit)]
-    assert isinstance(commit, pygit2.Commit)
+    release = versions.resolve(repo, tag)
+    commit = repo.commit(release.commit)
+    sys_ = system.of_release(repo, release.name, commit, tag)
     try:
         push_objects(repo, outputs_at(repo, sys_, commit, tag), None, say)
     except ModelverError as exc:

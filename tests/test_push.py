@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import SigningKey
 from dvc_helpers import TAG, DvcProject, build, dvc, isolated
-from helpers import GitRepo
+from helpers import GitRepo, seed
 
 V1 = TAG.format("1.0.0")
 ALL_TAGS = [TAG.format(v) for v in ("1.0.0", "1.1.0", "1.2.0", "1.2.1")]
@@ -135,3 +135,21 @@ def test_init_gives_a_local_default_remote_that_push_uses(repo: GitRepo, tmp_pat
     assert pushed.code == 0, pushed.err
     assert pushed.json()["objects_pushed"] == 1 and len(objects(storage)) == 1
     assert repo.git("status", "--porcelain") == ""
+
+
+def test_a_missing_remote_is_named_with_what_git_said(repo: GitRepo) -> None:
+    seed(repo)
+    assert repo.modelver("release").code == 0
+    result = repo.modelver("push")
+    assert result.code == 1
+    said = "fatal: 'origin' does not appear to be a git repository"
+    assert f"cannot read Git remote origin: {said}" in result.err
+    assert "git remote add origin URL" in result.err
+    # release --push reaches `git push` itself: the same first line, never the tail of git's advice.
+    repo.write("prompts/system.j2", "You are terse.\n")
+    assert repo.modelver("lock").code == 0
+    repo.commit_all("terse")
+    pushed = repo.modelver("release", "--push", "nowhere")
+    assert pushed.code == 1
+    assert "fatal: 'nowhere' does not appear to be a git repository" in pushed.err, pushed.err
+    assert "and the repository exists" not in pushed.err
