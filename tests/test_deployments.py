@@ -373,3 +373,20 @@ def test_event_times_never_go_backwards(released: GitRepo) -> None:
     assert (
         repo.modelver("asof", "2099-06-01T00:00:00Z", "--env", "skew", "--json").json()["event"]["seq"] == 2
     )
+
+
+def test_full_tags_need_no_system_flag_in_a_repository_of_several(released: GitRepo, tmp_path: Path) -> None:
+    repo = released
+    repo.write("other/modelver.toml", '[system]\nname = "other"\n\n[parameters]\ntemperature = 0.1\n')
+    repo.commit_all("a second system")
+    assert repo.modelver("--system", "other", "release").code == 0
+    assert repo.modelver("deploy", "support-bot@v1.0.0", "--env", "prod").code == 0
+    assert repo.modelver("deploy", "other@v1.0.0", "--env", "other-prod").code == 0
+    assert repo.modelver("rollout", "start", "support-bot@v1.1.0", "--env", "prod").code == 0
+    obs = observations(tmp_path / "o.jsonl", {"v1.0.0": 0.8, "v1.1.0": 0.86}, 500)  # short labels
+    step = repo.modelver("rollout", "step", "--env", "prod", "--metrics", str(obs), "--json")
+    assert step.code == 0, step.err
+    assert step.json()["analysis"]["metrics"][0]["n_canary"] == 500
+    assert repo.modelver("rollback", "--env", "prod").code == 0
+    short = repo.modelver("deploy", "v1.0.0", "--env", "prod")
+    assert short.code == 2 and "--system" in short.err

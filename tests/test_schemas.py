@@ -35,7 +35,7 @@ def test_import_gitmodelver_is_light() -> None:
     """`import gitmodelver` (serving code, hooks) loads neither pygit2 nor the Router until asked."""
     code = (
         "import sys, gitmodelver\n"
-        "heavy = [m for m in ('pygit2', 'dvc', 'jsonschema', 'gitmodelver.router', 'gitmodelver.load')"
+        "heavy = [m for m in ('pygit2', 'dvc', 'jsonschema', 'gitmodelver.router', 'gitmodelver.loading')"
         " if m in sys.modules]\n"
         "print(','.join(heavy))\n"
         "gitmodelver.Router\n"

@@ -15,6 +15,14 @@ def open_system(args: argparse.Namespace) -> tuple[Repo, system.System]:
     return repo, system.select(repo, args.system)
 
 
+def open_for(args: argparse.Namespace, arg: str | None) -> tuple[Repo, system.System | None]:
+    """For a version argument: a full tag ``NAME@vX.Y.Z`` needs no system chosen (it names its own)."""
+    repo = Repo(args.directory)
+    if args.system is None and arg is not None and parse_tag(arg.strip()) is not None:
+        return repo, None
+    return repo, system.select(repo, args.system)
+
+
 def open_systems(args: argparse.Namespace) -> tuple[Repo, list[system.System]]:
     """The system named or implied, else every system here (for commands that read them all)."""
     repo = Repo(args.directory)

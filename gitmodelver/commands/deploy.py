@@ -3,12 +3,12 @@ from __future__ import annotations
 import argparse
 
 from gitmodelver import deployments, ledger, output
-from gitmodelver.commands import open_system
+from gitmodelver.commands import open_for
 from gitmodelver.commands._serving import version_ref
 
 
 def run(args: argparse.Namespace) -> int:
-    repo, sys_ = open_system(args)
+    repo, sys_ = open_for(args, args.version)
     env = ledger.check_env(args.env)
     version = version_ref(repo, sys_, args.version)
     who = ledger.actor(repo)

@@ -3,15 +3,17 @@ from __future__ import annotations
 import argparse
 
 from gitmodelver import deployments, ledger, output
-from gitmodelver.commands import open_system
+from gitmodelver.commands import open_for
 from gitmodelver.commands._serving import version_ref
+from gitmodelver.repo import Repo
 
 
 def run(args: argparse.Namespace) -> int:
-    repo, sys_ = open_system(args)
     env = ledger.check_env(args.env)
-    book = ledger.Ledger(repo)
-    target = version_ref(repo, sys_, args.to or deployments.rollback_target(book.last(env), env=env))
+    book = ledger.Ledger(Repo(args.directory))
+    wanted = args.to or deployments.rollback_target(book.last(env), env=env)  # a full tag from the ledger
+    repo, sys_ = open_for(args, wanted)
+    target = version_ref(repo, sys_, wanted)
     who = ledger.actor(repo)
     event = book.append(
         env,

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gitmodelver import analysis, deployments, ledger, output, proc
-from gitmodelver.commands import open_system
+from gitmodelver.commands import open_for
 from gitmodelver.commands._serving import version_ref
 from gitmodelver.commands.envs import show
 from gitmodelver.errors import CheckFailed, UsageError
@@ -61,7 +61,7 @@ def observations(args: argparse.Namespace, system: str) -> list[dict[str, Any]]:
 
 
 def one_step(
-    repo: Repo, sys_: System, env: str, rows: list[dict[str, Any]], *, quiet_hold: bool = False
+    repo: Repo, sys_: System | None, env: str, rows: list[dict[str, Any]], *, quiet_hold: bool = False
 ) -> ledger.Event:
     """Analyse once and record the verdict; ``quiet_hold`` records no event for an unchanged hold."""
     book = ledger.Ledger(repo)
@@ -119,8 +119,9 @@ def run(args: argparse.Namespace) -> int:
         states = {env: deployments.summary(book.last(env, tip)) for env in envs}
         output.emit_json(states) if args.json else show(states)
         return 0
-    repo, sys_ = open_system(args)
     env = ledger.check_env(args.env)
+    # step, watch and abort act on the tags the ledger recorded: full tags, whatever system they are of.
+    repo, sys_ = open_for(args, args.version) if action == "start" else (Repo(args.directory), None)
     book = ledger.Ledger(repo)
     who = ledger.actor(repo)
     if action == "start":
@@ -145,17 +146,24 @@ def run(args: argparse.Namespace) -> int:
         _report(event, args.json)
         return 0
     if action == "step":
-        event = one_step(repo, sys_, env, observations(args, sys_.name))
+        event = one_step(repo, sys_, env, observations(args, _system_name(book, env)))
         _report(event, args.json)
         return _outcome(event)
     return watch(repo, sys_, env, args)
 
 
-def watch(repo: Repo, sys_: System, env: str, args: argparse.Namespace) -> int:
+def _system_name(book: ledger.Ledger, env: str) -> str:
+    """The system the rollout in ``env`` is of (short version labels in observations belong to it)."""
+    candidate = deployments.require_rolling(book.last(env), env=env)["candidate"]
+    return str(candidate).split("@v", 1)[0]
+
+
+def watch(repo: Repo, sys_: System | None, env: str, args: argparse.Namespace) -> int:
     """Step until promoted (exit 0) or rolled back (exit 1); inconclusive steps wait for more data."""
     deadline = time.monotonic() + args.timeout if args.timeout else None
     while True:
-        event = one_step(repo, sys_, env, observations(args, sys_.name), quiet_hold=True)
+        name = _system_name(ledger.Ledger(repo), env)
+        event = one_step(repo, sys_, env, observations(args, name), quiet_hold=True)
         _report(event, args.json)
         if event.type in ("promote", "rollback"):
             return _outcome(event)
