@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,4 +100,11 @@ def edit(text: str, pins: Mapping[tuple[str, ...], str], version: str | None = N
         table[key[-1]] = value
     if version is not None:
         doc["system"]["version"] = version
-    return tomlkit.dumps(doc)
+    return _same_newlines(text, tomlkit.dumps(doc))
+
+
+def _same_newlines(before: str, after: str) -> str:
+    """tomlkit ends the lines it adds with LF; in a CRLF manifest they end with CRLF like the rest."""
+    if before.count("\r\n") * 2 <= before.count("\n"):
+        return after
+    return re.sub(r"(?<!\r)\n", "\r\n", after)

@@ -6,11 +6,16 @@ import copy
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gitmodelver import dvcfiles
+from gitmodelver import dvcfiles, manifest
 from gitmodelver.refs import FileRef, iter_file_refs
 from gitmodelver.tree import Tree, join
+
+if TYPE_CHECKING:
+    from gitmodelver.system import Snapshot
+
+MISSING_FIX = "fix the path or add the file (`dvc add` for weights)"
 
 
 @dataclass(frozen=True)
@@ -30,7 +35,7 @@ class Pin:
 
 def actual_pin(tree: Tree, kind: str, repo_path: str) -> str | None:
     if kind == "path":
-        data = tree.read(repo_path)
+        data = tree.blob(repo_path)  # the blob git stores, as verify and the hooks hash it
         return hashlib.sha256(data).hexdigest() if data is not None else None
     out = dvcfiles.resolve(tree, repo_path)
     return out.md5 if out is not None else None
@@ -56,3 +61,25 @@ def filled(data: Mapping[str, Any], pins: Iterable[Pin]) -> dict[str, Any]:
             table = table[name]
         table[pin.ref.pin_field] = pin.actual
     return result
+
+
+def to_lock(pins: Iterable[Pin]) -> list[Pin]:
+    """The pins ``lock`` writes: those whose file is there and whose recorded value is absent or stale."""
+    return [p for p in pins if p.actual is not None and p.ref.pin != p.actual]
+
+
+def locked_text(snapshot: Snapshot, version: str | None = None) -> str:
+    """The manifest's text with every pin current (and ``system.version`` set, when given).
+
+    Only what changes is rewritten (with tomlkit), so comments and layout survive; a manifest that is
+    already locked comes back unchanged.
+    """
+    changes = {(*p.ref.key, p.ref.pin_field): str(p.actual) for p in to_lock(snapshot.pins)}
+    if not changes and version is None:
+        return snapshot.manifest.text
+    return manifest.edit(snapshot.manifest.text, changes, version)
+
+
+def missing_message(file: str, pin: Pin) -> str:
+    """One line for a reference to nothing; its fix is ``MISSING_FIX``."""
+    return f"{file}: {pin.ref.dotted} names {pin.repo_path}, which does not exist"
