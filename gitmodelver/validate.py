@@ -270,7 +270,7 @@ def _toml_type(value: Any) -> str:
 def _path_problems(data: Mapping[str, Any], root: Path | None, base: Path | None) -> Iterator[Problem]:
     rules = _PathRules(root, base)
     for ref in iter_file_refs(data):
-        message = rules.check(ref.target)
+        message = rules.check(ref.target, file=ref.kind == "path")
         if message:
             yield Problem((*ref.key, ref.kind), message)
         for index, target in _trained_on(data, ref):
@@ -297,7 +297,9 @@ class _PathRules:
         self.root = root.resolve() if root is not None else None
         self.folder = _folder_in_repo(root, base)
 
-    def check(self, target: str) -> str | None:
+    def check(self, target: str, *, file: bool = False) -> str | None:
+        """The problem with ``target``, if any; ``file``: it must name a file (a ``path`` reference),
+        where a ``dvc`` output may be a directory."""
         if not target.strip():
             return "empty path (give a file relative to the manifest's folder)"
         if "\\" in target:
@@ -307,9 +309,14 @@ class _PathRules:
         inside = posixpath.normpath(posixpath.join(str(self.folder), target))
         if inside == ".." or inside.startswith("../"):
             return f"'{target}' leaves the repository ('..' climbs above its root)"
-        if self.root is not None:
-            return _symlink_problem(self.root, [*self.folder.parts, *target.split("/")])
-        return None
+        if posixpath.normpath(target) == ".":
+            return f"'{target}' is the manifest's own folder; name a file in it"
+        if self.root is None:
+            return None
+        problem = _symlink_problem(self.root, [*self.folder.parts, *target.split("/")])
+        if problem is None and file and (self.root / inside).is_dir():
+            return f"'{target}' is a directory; a path reference names one file"
+        return problem
 
 
 def _folder_in_repo(root: Path | None, base: Path | None) -> PurePosixPath:

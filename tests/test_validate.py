@@ -328,6 +328,25 @@ def test_paths_are_relative_to_the_manifest_folder_inside_the_repository(repo: P
     assert "/prompts/system/path: '../../../prompts/system.j2' leaves the repository" in problem
 
 
+@pytest.mark.parametrize("target", [".", "./", "prompts/..", "./prompts/../."])
+def test_a_path_that_is_the_manifest_folder_names_no_file(repo: Path, target: str) -> None:
+    text = _edit('path = "prompts/system.j2"', f'path = "{target}"')
+    expected = f"/prompts/system/path: '{target}' is the manifest's own folder; name a file in it"
+    for problems in (_tree_problems(text, repo), _problems(text)):
+        (problem,) = problems
+        assert problem.endswith(expected)
+
+
+def test_a_directory_is_no_file_but_a_dvc_output_may_be_one(repo: Path) -> None:
+    text = _edit('path = "prompts/system.j2"', 'path = "prompts"')
+    (problem,) = _tree_problems(text, repo)
+    assert problem.endswith("/prompts/system/path: 'prompts' is a directory; a path reference names one file")
+    # a pipeline's output folder (DVC's `….dir` md5) is a directory by nature
+    index = _edit('dvc = "indexes/faq.dvc"', 'dvc = "indexes/faq"')
+    (repo / "indexes" / "faq").mkdir(parents=True)
+    assert _tree_problems(index, repo) == []
+
+
 def test_without_a_working_tree_a_relative_base_places_the_manifest() -> None:
     text = _edit('path = "prompts/system.j2"', 'path = "../shared/system.j2"')
     assert _problems(text, base=Path("systems/bot")) == []
