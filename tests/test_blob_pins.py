@@ -72,6 +72,19 @@ def test_converted_line_endings_pin_the_blob_not_the_file(repo: GitRepo, setup: 
     assert f'sha256 = "{sha256(stored)}"' in repo.read("modelver.toml")
 
 
+def test_a_filter_driver_libgit2_cannot_run_is_run_by_git(repo: GitRepo) -> None:
+    """Like Git LFS: a `filter=NAME` driver from the git config changes what is stored."""
+    seed(repo)
+    repo.git("config", "filter.upper.clean", "tr a-z A-Z")
+    repo.git("config", "filter.upper.smudge", "cat")
+    repo.write(".gitattributes", "prompts/system.j2 filter=upper\n")
+    repo.write("prompts/system.j2", "shout it\n")
+    release_verify_and_hook(repo)
+    stored = b"SHOUT IT\n"
+    assert staged_blob(repo, "prompts/system.j2") == stored
+    assert f'sha256 = "{sha256(stored)}"' in repo.read("modelver.toml")
+
+
 def test_a_crlf_manifest_is_committed_as_git_would_store_it(repo: GitRepo) -> None:
     """With `text` on for the manifest, its release commit holds LF; the working tree keeps CRLF."""
     repo.write(".gitattributes", "*.toml text eol=crlf\n")
