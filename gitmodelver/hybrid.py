@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitmodelver import digest, dvcfiles, manifest
+from gitmodelver import digest, dvcfiles, fsutil, manifest
 from gitmodelver.diff import Change
 from gitmodelver.diff import join as join_key
-from gitmodelver.pins import compute
+from gitmodelver.pins import locked_text
 from gitmodelver.refs import iter_file_refs
 from gitmodelver.semver import LEVELS, level_rank
-from gitmodelver.system import Snapshot
+from gitmodelver.system import Snapshot, snapshot
 from gitmodelver.tree import Tree, WorkTree, join
 
 Key = tuple[str, ...]
@@ -119,22 +119,9 @@ def apply(worktree: Path, file: str, bad: Snapshot, chosen: Sequence[Unit]) -> s
         _sync(doc, unit.key, _get(bad.manifest.data, unit.key))
         _copy_files(worktree, bad, unit.key)
     text = tomlkit.dumps(doc)
-    m = manifest.parse(text, file, trusted=True)
-    pins = {p.ref.key + (p.ref.pin_field,): p.actual for p in compute(m.data, WorkTree(worktree), m.base)}
-    stale = {k: v for k, v in pins.items() if v is not None and _get(m.data, k) != v}
-    if stale:
-        text = manifest.edit(text, stale)
-        m = manifest.parse(text, file, trusted=True)
-    (worktree / file).write_text(text, "utf-8")
-    return digest.state_digest(_filled(m.data, pins))
-
-
-def _filled(data: Mapping[str, Any], pins: Mapping[Key, str | None]) -> dict[str, Any]:
-    result: dict[str, Any] = copy.deepcopy(dict(data))
-    for key, value in pins.items():
-        if value is not None:
-            _put(result, key, value)
-    return result
+    snap = snapshot(WorkTree(worktree), manifest.parse(text, file, trusted=True))
+    fsutil.atomic_write(worktree / file, locked_text(snap).encode("utf-8"))
+    return snap.state
 
 
 def _sync(container: Any, key: Key, new: Any) -> None:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pygit2
 
-from gitmodelver import digest, evaluation, manifest, mutex, signature, tagmsg
-from gitmodelver.diff import diff
+from gitmodelver import digest, evaluation, fsutil, manifest, mutex, pins, signature, tagmsg
 from gitmodelver.errors import CheckFailed, Conflict, UsageError
-from gitmodelver.plan import Plan
+from gitmodelver.plan import Plan, beyond_pins, interrupted
 from gitmodelver.repo import Repo
 from gitmodelver.system import Snapshot
+from gitmodelver.tree import GitFilters
 from gitmodelver.versions import Release
 
 
@@ -51,9 +50,8 @@ def check_clean(repo: Repo, snap: Snapshot, file: str) -> None:
         raise UsageError(f"uncommitted changes in {shown}", fix="commit or stash them, then release")
     if file not in repo.git.index:
         raise UsageError(f"{file} is not committed", fix=f"git add {file} && git commit")
-    head = repo.head()
-    committed = manifest.load_tree(repo.commit_tree(head, "HEAD"), file) if head else None
-    if committed is not None and file in dirty and _beyond_pins(committed.data, snap.data):
+    committed = _committed(repo, file)
+    if committed is not None and file in dirty and beyond_pins(committed.data, snap.data):
         raise UsageError(f"{file} has uncommitted edits", fix=f"commit {file} first (`git commit {file}`)")
     untracked = [p.repo_path for p in snap.pins if p.ref.kind == "path" and p.repo_path not in repo.git.index]
     if untracked:
@@ -63,23 +61,31 @@ def check_clean(repo: Repo, snap: Snapshot, file: str) -> None:
         )
 
 
-def _beyond_pins(committed: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
-    ignore = {"system.version"}
-    for change in diff(committed, current):
-        leaf = change.path.rsplit(".", 1)[-1]
-        if change.path not in ignore and leaf not in ("sha256", "md5"):
-            return True
-    return False
+def _committed(repo: Repo, file: str) -> manifest.Manifest | None:
+    head = repo.head()
+    return manifest.load_tree(repo.commit_tree(head, "HEAD"), file, trusted=True) if head else None
 
 
 def check_missing(snap: Snapshot) -> None:
     if snap.missing:
-        pin = snap.missing[0]
-        what = "file" if pin.ref.kind == "path" else "DVC output"
+        raise UsageError(pins.missing_message(snap.manifest.file, snap.missing[0]), fix=pins.MISSING_FIX)
+
+
+def check_version(repo: Repo, plan: Plan) -> None:
+    """Refuse a version HEAD's manifest already claims: the release commit would then change nothing,
+    and verify would find the version written before its tag (a moved tag)."""
+    committed = _committed(repo, plan.system.file)
+    if committed is not None and committed.version == str(plan.next):
         raise UsageError(
-            f"{snap.manifest.file}: {pin.ref.dotted} names {pin.repo_path}, no such {what}",
-            fix="fix the path or add the file (`dvc add` for weights)",
+            f'{plan.system.file} already says version = "{plan.next}"; release writes it',
+            fix="delete the version line and commit",
         )
+
+
+def check_obstacles(plan: Plan) -> None:
+    """The next version's tag taken outside HEAD's history: exit 3, saying where it is."""
+    if plan.taken is not None:
+        raise Conflict(plan.taken.message, fix=plan.taken.fix)
 
 
 def check_evaluation(snap: Snapshot) -> list[str]:
@@ -124,11 +130,6 @@ def decide_signing(repo: Repo, snap: Snapshot, sign: bool | None) -> bool:
     return sign
 
 
-def final_manifest(snap: Snapshot, version: str) -> str:
-    pins = {(*p.ref.key, p.ref.pin_field): p.actual for p in snap.pins if p.actual and p.ref.pin != p.actual}
-    return manifest.edit(snap.manifest.text, pins, version)
-
-
 def _tree_with(repo: Repo, base: pygit2.Commit | None, path: str, blob: pygit2.Oid) -> pygit2.Oid:
     index = pygit2.Index()
     if base is not None:
@@ -138,25 +139,49 @@ def _tree_with(repo: Repo, base: pygit2.Commit | None, path: str, blob: pygit2.O
 
 
 def build_commit(repo: Repo, plan: Plan, text: str, message: str) -> str:
+    """The release commit over HEAD, its manifest stored as `git add` would store ``text``."""
     head = repo.head()
-    blob = repo.git.create_blob(text.encode("utf-8"))
-    tree = _tree_with(repo, head, plan.system.file, blob)
+    file = plan.system.file
+    blob = repo.git.create_blob(GitFilters(repo.root).clean(file, text.encode("utf-8")))
+    tree = _tree_with(repo, head, file, blob)
     args = ["commit-tree", str(tree)]
     if head is not None:
         args += ["-p", str(head.id)]
-    if repo.config_bool("commit.gpgSign"):
+    sign = repo.config_bool("commit.gpgSign")
+    if sign:
         args.append("-S")
-    return repo.run(*args, stdin=message.encode("utf-8")).out.strip()
+    result = repo.run(*args, stdin=message.encode("utf-8"), check=not sign)
+    if result.returncode != 0:
+        raise UsageError(
+            f"signing the release commit failed (commit.gpgSign is on): {_last_line(result.err)}",
+            fix="check user.signingkey and gpg.format (`git commit --allow-empty -S -m test` shows the "
+            "error), or turn it off: `git config commit.gpgSign false`",
+        )
+    return result.out.strip()
 
 
-def write_worktree(repo: Repo, file: str, text: str) -> None:
-    """Write the manifest and stage exactly that blob, so the tree matches the release commit."""
-    path = repo.root / file
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, "utf-8", newline="")
-    os.replace(tmp, path)
-    blob = repo.git.create_blob(text.encode("utf-8"))
-    repo.run("update-index", "--cacheinfo", f"100644,{blob},{file}")
+def _last_line(err: str, default: str = "the signing program failed") -> str:
+    """git's last word on a failure; a failing signing program leaves only a bare "error:"."""
+    lines = [line.strip().removeprefix("error:").strip() for line in err.splitlines()]
+    return next((line for line in reversed(lines) if line), default)
+
+
+def sync_worktree(repo: Repo, file: str, text: str, commit: str) -> None:
+    """Once the branch has moved: the index entry, then the file, as the release commit holds them.
+
+    Nothing is written before, so a release that fails leaves the working tree alone. A crash between
+    the two steps leaves the file behind HEAD, which ``plan`` recognizes and `git checkout HEAD -- FILE`
+    repairs.
+    """
+    entry = repo.commit(commit).tree[file]
+    stored = repo.git[entry.id]
+    assert isinstance(stored, pygit2.Blob)
+    repo.run("update-index", "--cacheinfo", f"100644,{entry.id},{file}")
+    filters = GitFilters(repo.root)
+    data = text.encode("utf-8")
+    if filters.clean(file, data) != stored.data:  # an interrupted release's commit: write what it holds
+        data = filters.smudge(file, stored.data)
+    fsutil.atomic_write(repo.root / file, data)
 
 
 def _tag_message(plan: Plan, snap_data: Mapping[str, Any], user_message: str | None) -> str:
@@ -180,7 +205,7 @@ def _create_tag(repo: Repo, tag: str, commit: str, message: str, sign: bool) -> 
     if result.returncode != 0:
         if "already exists" in result.err:
             raise Conflict(f"tag {tag} already exists", fix="run `git fetch --tags` and release again")
-        detail = result.err.strip().splitlines()[-1] if result.err.strip() else "git tag failed"
+        detail = _last_line(result.err, "git tag failed")
         if sign:
             raise UsageError(
                 f"signing {tag} failed: {detail}",
@@ -191,7 +216,7 @@ def _create_tag(repo: Repo, tag: str, commit: str, message: str, sign: bool) -> 
     if sign and not _tag_is_signed(repo, oid):
         # Some git versions write an unsigned tag and exit 0 when the signing program fails.
         _delete_tag(repo, tag, oid)
-        detail = result.err.strip().splitlines()[-1] if result.err.strip() else "the signing program failed"
+        detail = _last_line(result.err)
         raise UsageError(
             f"signing {tag} failed: {detail}",
             fix="check user.signingkey and gpg.format (`git tag -s test` shows the error)",
@@ -224,10 +249,7 @@ def _interrupted(repo: Repo, plan: Plan, sign: bool) -> str | None:
         commit = repo.git.revparse_single(f"refs/tags/{tag}").peel(pygit2.Commit)
     except KeyError:
         return None
-    if plan.head is None or list(commit.parent_ids) != [plan.head]:
-        raise Conflict(f"tag {tag} already exists", fix="run `git fetch --tags` and `git modelver status`")
-    m = manifest.load_tree(repo.commit_tree(commit, tag), plan.system.file)
-    if m is None or m.version != str(plan.next):
+    if not interrupted(repo, plan, commit):
         raise Conflict(f"tag {tag} already exists", fix="run `git fetch --tags` and `git modelver status`")
     oid = repo.run("rev-parse", f"refs/tags/{tag}").out.strip()
     if sign and not _tag_is_signed(repo, oid):
@@ -239,14 +261,14 @@ def execute(repo: Repo, plan: Plan, *, message: str | None = None, sign: bool | 
     """Commit and tag ``plan``; on any failure the repository is left as it was."""
     assert plan.next is not None and plan.tag is not None
     snap = plan.snapshot
+    check_obstacles(plan)
     check_clean(repo, snap, plan.system.file)
     check_missing(snap)
+    check_version(repo, plan)
     do_sign = decide_signing(repo, snap, sign)
-    text = final_manifest(snap, str(plan.next))
-    released = manifest.parse(text, plan.system.file)
-    data = released.data
+    text = pins.locked_text(snap, str(plan.next))
+    data = manifest.parse(text, plan.system.file).data
     tag_message = _tag_message(plan, data, message)
-    original = (repo.root / plan.system.file).read_text("utf-8")
     with mutex.held(repo.state_dir() / "release.lock", "release"):
         head = repo.head()
         if (head.id if head else None) != plan.head:
@@ -254,21 +276,15 @@ def execute(repo: Repo, plan: Plan, *, message: str | None = None, sign: bool | 
         ref = repo.head_ref()
         recovered = _interrupted(repo, plan, do_sign)
         commit = recovered or build_commit(repo, plan, text, _commit_message(plan, message))
-        write_worktree(repo, plan.system.file, text)
-        try:
-            existing = repo.run(
-                "rev-parse", "-q", "--verify", f"refs/tags/{plan.tag}", check=False
-            ).out.strip()
-            tag_oid = existing or _create_tag(repo, plan.tag, commit, tag_message, do_sign)
-            _check_signature(repo, plan, tag_oid, snap)
-            if not _cas_head(repo, ref, commit, plan.head, f"modelver: release {plan.tag}"):
-                _delete_tag(repo, plan.tag, tag_oid)
-                raise Conflict(
-                    f"{ref} moved during the release; nothing was changed", fix="run the release again"
-                )
-        except BaseException:
-            write_worktree(repo, plan.system.file, original)
-            raise
+        existing = repo.run("rev-parse", "-q", "--verify", f"refs/tags/{plan.tag}", check=False).out.strip()
+        tag_oid = existing or _create_tag(repo, plan.tag, commit, tag_message, do_sign)
+        _check_signature(repo, plan, tag_oid, snap)
+        if not _cas_head(repo, ref, commit, plan.head, f"modelver: release {plan.tag}"):
+            _delete_tag(repo, plan.tag, tag_oid)
+            raise Conflict(
+                f"{ref} moved during the release; nothing was changed", fix="run the release again"
+            )
+        sync_worktree(repo, plan.system.file, text, commit)
     return Outcome(
         plan.tag,
         str(plan.next),

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from conftest import SigningKey
-from helpers import GitRepo, seed
+from helpers import MANIFEST, GitRepo, seed
 
 
 def signing_program(folder: Path, *, before: str = "", after: str = "") -> Path:
@@ -37,6 +38,14 @@ def start_release(repo: GitRepo, *args: str) -> subprocess.Popen[str]:
         env=dict(os.environ),
         start_new_session=True,
     )
+
+
+def wait_for_tags(repo: GitRepo) -> list[str]:
+    """Only the release process was killed: its `git tag` lives on and writes the tag a moment later."""
+    deadline = time.monotonic() + 10
+    while not repo.tags() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return repo.tags()
 
 
 def assert_consistent(repo: GitRepo) -> None:
@@ -74,6 +83,7 @@ def test_killed_before_tag_then_rerun_completes(signed_repo: GitRepo, tmp_path: 
     assert proc.wait(timeout=60) == -9
     assert repo.tags() == []  # the whole group died while signing: git never wrote the tag
     assert repo.git("rev-parse", "HEAD") == head
+    assert repo.git("status", "--porcelain") == ""  # no version that was never released
     repo.git("config", "--unset", "gpg.ssh.program")
     result = repo.modelver("release", "--sign", "--json")
     assert result.code == 0, result.err
@@ -89,8 +99,13 @@ def test_killed_after_tag_then_rerun_completes(signed_repo: GitRepo, tmp_path: P
     proc = start_release(repo, "--sign")
     assert proc.wait(timeout=60) == -9
     # the tag exists but the branch never moved: an interrupted release
-    assert repo.tags() == ["support-bot@v1.0.0"]
+    assert wait_for_tags(repo) == ["support-bot@v1.0.0"]
     assert repo.git("rev-parse", "HEAD") == head
+    assert repo.git("status", "--porcelain") == ""
+    note = repo.modelver("status", "--json").json()["notes"]
+    assert note == [
+        "support-bot@v1.0.0 exists from an interrupted release: `git modelver release` completes it"
+    ]
     repo.git("config", "--unset", "gpg.ssh.program")
     result = repo.modelver("release", "--sign")
     assert result.code == 0, result.err
@@ -140,6 +155,7 @@ def test_interrupted_unsigned_tag_is_replaced_when_signing(signed_repo: GitRepo,
     repo.git("config", "gpg.ssh.program", str(signing_program(tmp_path, before="kill -9 $release; exit 1")))
     proc = start_release(repo, "--sign")
     assert proc.wait(timeout=60) == -9
+    assert repo.git("status", "--porcelain") == ""
     repo.git("config", "--unset", "gpg.ssh.program")
     if repo.tags():  # git wrote the unsigned tag after we died
         assert "SSH SIGNATURE" not in repo.git("cat-file", "-p", "support-bot@v1.0.0")
@@ -147,3 +163,64 @@ def test_interrupted_unsigned_tag_is_replaced_when_signing(signed_repo: GitRepo,
     assert result.code == 0, result.err
     assert "SSH SIGNATURE" in repo.git("cat-file", "-p", "support-bot@v1.0.0")
     assert_consistent(repo)
+
+
+def test_failed_signing_leaves_a_crlf_manifest_byte_for_byte(signed_repo: GitRepo, tmp_path: Path) -> None:
+    repo = signed_repo
+    seed(repo, MANIFEST.replace("\n", "\r\n"))
+    before = (repo.path / "modelver.toml").read_bytes()
+    assert before.count(b"\r\n") == before.count(b"\n")
+    repo.git("config", "gpg.ssh.program", str(signing_program(tmp_path, before="exit 1")))
+    result = repo.modelver("release", "--sign")
+    assert result.code == 2, result.err
+    assert (repo.path / "modelver.toml").read_bytes() == before
+    assert repo.git("status", "--porcelain") == ""
+
+
+def kill_after_branch_moves(repo: GitRepo) -> None:
+    """A reference-transaction hook that kills the release once the branch has moved, before the
+    working tree is written: the one moment a crash leaves something for the user to do."""
+    hook = repo.path / ".git" / "hooks" / "reference-transaction"
+    hook.write_text("""#!/bin/sh
+[ "$1" = committed ] || exit 0
+grep -q ' refs/heads/main$' || exit 0
+release=$(ps -o ppid= -p $PPID | tr -d ' ')
+kill -KILL -$release
+sleep 5
+""")
+    hook.chmod(0o755)
+
+
+def test_killed_after_moving_the_branch_names_the_one_command_that_repairs(repo: GitRepo) -> None:
+    seed(repo)
+    kill_after_branch_moves(repo)
+    proc = start_release(repo)
+    assert proc.wait(timeout=60) == -9
+    (repo.path / ".git" / "hooks" / "reference-transaction").unlink()
+    assert repo.tags() == ["support-bot@v1.0.0"]
+    assert repo.git("rev-parse", "HEAD") == repo.git("rev-parse", "support-bot@v1.0.0^{commit}")
+    assert "modelver.toml" in repo.git("status", "--porcelain")  # the file still holds the old text
+    status = repo.modelver("status", "--json").json()
+    assert status["next"] is None
+    assert [n.endswith("(fix: git checkout HEAD -- modelver.toml)") for n in status["notes"]] == [True]
+    result = repo.modelver("release")
+    assert result.code == 1
+    assert "nothing to release" in result.err and "only in pins and system.version" in result.err
+    assert result.err.rstrip().endswith("(fix: git checkout HEAD -- modelver.toml)")
+    repo.git("checkout", "HEAD", "--", "modelver.toml")
+    assert_consistent(repo)
+    assert repo.modelver("status", "--json").json()["notes"] == []
+
+
+def test_the_file_left_behind_with_the_index_already_written(repo: GitRepo) -> None:
+    """A crash between the index update and the file write: ` M modelver.toml`, the same repair."""
+    seed(repo)
+    before = repo.read("modelver.toml")
+    assert repo.modelver("release").code == 0
+    repo.write("modelver.toml", before)
+    assert repo.git("status", "--porcelain") == " M modelver.toml\n"
+    result = repo.modelver("release")
+    assert result.code == 1 and "git checkout HEAD -- modelver.toml" in result.err
+    # a real edit is no leftover: it is released, or refused as an edit, never "restored"
+    repo.write("modelver.toml", before.replace("temperature = 0.2", "temperature = 0.3"))
+    assert repo.modelver("status", "--json").json()["notes"] == []

@@ -58,14 +58,17 @@ def test_floating_base_model_revision(repo: GitRepo) -> None:
     [
         ("../outside.j2", "leaves the repository"),
         ("/etc/passwd", "absolute"),
+        (".", "is the manifest's own folder"),
+        ("prompts", "is a directory"),
     ],
 )
 def test_paths_must_stay_inside(repo: GitRepo, target: str, message: str) -> None:
     seed(repo)
     repo.write("modelver.toml", MANIFEST.replace('path = "prompts/greeting.j2"', f'path = "{target}"'))
-    result = repo.modelver("lock")
-    assert result.code == 2
-    assert "/prompts/greeting/path" in result.err and message in result.err
+    for command in ("lock", "status"):
+        result = repo.modelver(command)
+        assert result.code == 2, result.out
+        assert "/prompts/greeting/path" in result.err and message in result.err
 
 
 def test_symlink_leaving_the_repository(repo: GitRepo, tmp_path: Path) -> None:
@@ -131,20 +134,33 @@ def test_non_semver_tags_are_ignored(repo: GitRepo) -> None:
     assert [r["tag"] for r in repo.modelver("log", "--json").json()] == ["support-bot@v1.0.0"]
 
 
-def test_unicode_and_crlf_prompts_pin_their_exact_bytes(repo: GitRepo) -> None:
+@pytest.mark.parametrize(
+    ("attributes", "stored"),
+    [
+        # -text: git stores the bytes as they are, CRLF and all
+        ("*.j2 -text\n", "Réponds en français, s'il te plaît 🙂\r\nLigne deux\r\n"),
+        # text: git stores LF; the pin is of that blob, which is what verify and the hooks hash
+        ("*.j2 text eol=crlf\n", "Réponds en français, s'il te plaît 🙂\nLigne deux\n"),
+    ],
+    ids=["-text", "eol=crlf"],
+)
+def test_unicode_and_crlf_prompts_pin_the_bytes_git_stores(
+    repo: GitRepo, attributes: str, stored: str
+) -> None:
     import hashlib
 
     seed(repo)
-    text = "Réponds en français, s'il te plaît 🙂\r\nLigne deux\r\n".encode()
-    repo.write("prompts/system.j2", text)
-    repo.write(".gitattributes", "*.j2 -text\n")
+    repo.write(".gitattributes", attributes)
+    repo.write("prompts/system.j2", "Réponds en français, s'il te plaît 🙂\r\nLigne deux\r\n".encode())
     assert repo.modelver("lock").code == 0
     repo.commit_all("unicode crlf")
-    assert hashlib.sha256(text).hexdigest() in repo.read("modelver.toml")
+    pin = hashlib.sha256(stored.encode()).hexdigest()
+    assert pin in repo.read("modelver.toml")
     assert repo.modelver("release").code == 0
     assert repo.modelver("status", "--json").json()["stale"] == []
     shown = repo.modelver("show", "v1.0.0", "--json").json()
-    assert shown["manifest"]["prompts"]["system"]["sha256"] == hashlib.sha256(text).hexdigest()
+    assert shown["manifest"]["prompts"]["system"]["sha256"] == pin
+    assert repo.modelver("verify").code == 0
 
 
 def test_missing_prompt_file(repo: GitRepo) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
 from conftest import SigningKey, sign_with
 from helpers import MANIFEST, GitRepo, seed
 
@@ -270,3 +272,120 @@ def test_lock_and_release_keep_comments_and_layout(repo: GitRepo) -> None:
     # only pins and the version were added: removing them gives back the original lines
     added = [line for line in after.splitlines() if line not in text.splitlines()]
     assert all(line.startswith(("sha256 = ", "md5 = ", "version = ")) for line in added), added
+
+
+def edit_and_commit(repo: GitRepo, greeting: str) -> None:
+    repo.write("prompts/greeting.j2", greeting)
+    assert repo.modelver("lock").code == 0
+    repo.commit_all(f"greeting: {greeting.strip()}")
+
+
+def test_a_version_the_manifest_already_claims_is_refused(repo: GitRepo) -> None:
+    seed(repo, MANIFEST.replace('name = "support-bot"', 'name = "support-bot"\nversion = "1.0.0"'))
+    head = repo.git("rev-parse", "HEAD")
+    for args in (("--dry-run",), ()):
+        result = repo.modelver("release", *args)
+        assert result.code == 2, result.err
+        assert 'modelver.toml already says version = "1.0.0"; release writes it' in result.err
+        assert "(fix: delete the version line and commit)" in result.err
+    assert repo.tags() == [] and repo.git("rev-parse", "HEAD") == head
+    repo.write("modelver.toml", repo.read("modelver.toml").replace('version = "1.0.0"\n', ""))
+    repo.commit_all("no version by hand")
+    assert repo.modelver("release").code == 0
+    assert repo.modelver("verify").code == 0
+
+
+def test_a_tag_released_on_another_branch_is_named_with_its_branch(repo: GitRepo) -> None:
+    seed(repo)
+    assert repo.modelver("release").code == 0
+    repo.git("checkout", "-q", "-b", "experiment")
+    edit_and_commit(repo, "Hi from the experiment!\n")
+    assert repo.modelver("release").code == 0  # support-bot@v1.1.0, on experiment only
+    repo.git("checkout", "-q", "main")
+    edit_and_commit(repo, "Hi from main!\n")
+    status = repo.modelver("status", "--json").json()
+    assert status["next"] == "support-bot@v1.1.0"
+    (note,) = status["notes"]
+    assert "tag support-bot@v1.1.0 already exists on commit" in note and "(on experiment)" in note
+    assert "git tag -d support-bot@v1.1.0" in repo.modelver("status").out
+    head = repo.git("rev-parse", "HEAD")
+    for args in (("--dry-run",), ()):
+        result = repo.modelver("release", *args)
+        assert result.code == 3, result.err
+        assert "(on experiment), which is not in HEAD's history" in result.err
+        assert "git tag -d support-bot@v1.1.0" in result.err
+    assert repo.git("rev-parse", "HEAD") == head and repo.git("status", "--porcelain") == ""
+
+
+def test_an_abandoned_tag_is_on_no_branch_and_deleting_it_unblocks(repo: GitRepo) -> None:
+    seed(repo)
+    other = repo.git("commit-tree", "HEAD^{tree}", "-m", "abandoned").strip()
+    repo.git("tag", "-a", "-m", "abandoned release", "support-bot@v1.0.0", other)
+    result = repo.modelver("release")
+    assert result.code == 3
+    assert f"already exists on commit {other[:12]} (on no branch)" in result.err
+    assert "`git tag -d support-bot@v1.0.0`" in result.err
+    repo.git("tag", "-d", "support-bot@v1.0.0")
+    assert repo.modelver("release").code == 0
+
+
+def test_pre_release_labels_never_go_backwards(repo: GitRepo) -> None:
+    seed(repo)
+    assert repo.modelver("release").code == 0
+    edit_and_commit(repo, "Hi!\n")
+    assert repo.modelver("release", "--pre", "rc", "--json").json()["version"] == "1.1.0-rc.1"
+    edit_and_commit(repo, "Hello there!\n")
+    result = repo.modelver("release", "--pre", "beta")
+    assert result.code == 2, result.err
+    assert "support-bot@v1.1.0-beta.1, which comes before the last release support-bot@v1.1.0-rc.1" in (
+        result.err
+    )
+    assert "--pre rc" in result.err
+    assert repo.tags() == ["support-bot@v1.0.0", "support-bot@v1.1.0-rc.1"]
+    assert repo.modelver("release", "--pre", "rc2", "--json").json()["version"] == "1.1.0-rc2.1"
+
+
+def test_pre_labels_that_are_no_label_are_usage_errors(repo: GitRepo) -> None:
+    seed(repo)
+    for label in ("rc.1", "1", "", "r c"):
+        result = repo.modelver("release", "--pre", label)
+        assert result.code == 2, (label, result.err)
+        assert "is not a pre-release label" in result.err and "Traceback" not in result.err
+    assert repo.tags() == []
+
+
+@pytest.mark.parametrize(
+    ("program", "detail"),
+    [(None, "Couldn't load public key"), ("#!/bin/sh\nexit 1\n", "the signing program failed")],
+    ids=["missing-key", "failing-program"],
+)
+def test_commit_signing_that_fails_is_a_usage_error_and_changes_nothing(
+    repo: GitRepo, ssh_key: SigningKey, tmp_path: Path, program: str | None, detail: str
+) -> None:
+    seed(repo)
+    head = repo.git("rev-parse", "HEAD")
+    repo.git("config", "commit.gpgSign", "true")
+    repo.git("config", "gpg.format", "ssh")
+    if program is None:
+        repo.git("config", "user.signingkey", str(tmp_path / "no-such-key"))
+    else:
+        repo.git("config", "user.signingkey", str(ssh_key.private))
+        repo.write("../failing-signer", program).chmod(0o755)
+        repo.git("config", "gpg.ssh.program", str(tmp_path / "failing-signer"))
+    result = repo.modelver("release")
+    assert result.code == 2, result.err
+    assert f"signing the release commit failed (commit.gpgSign is on): {detail}" in result.err
+    assert "git config commit.gpgSign false" in result.err
+    assert repo.tags() == [] and repo.git("rev-parse", "HEAD") == head
+    assert repo.git("status", "--porcelain") == ""
+
+
+def test_status_names_the_key_of_a_missing_file_and_the_fix(repo: GitRepo) -> None:
+    seed(repo)
+    (repo.path / "prompts" / "greeting.j2").unlink()
+    out = repo.modelver("status").out
+    assert (
+        "modelver.toml: prompts.greeting names prompts/greeting.j2, which does not exist "
+        "(fix: fix the path or add the file (`dvc add` for weights))"
+    ) in out
+    assert "missing: " not in out

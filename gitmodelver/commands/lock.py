@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import argparse
 
-from gitmodelver import manifest, output, system
+from gitmodelver import fsutil, output, pins, system
 from gitmodelver.commands import open_system
 from gitmodelver.errors import UsageError
 from gitmodelver.tagmsg import show_value
@@ -12,21 +12,10 @@ def run(args: argparse.Namespace) -> int:
     repo, sys_ = open_system(args)
     snap = system.worktree_snapshot(repo, sys_)
     if snap.missing:
-        pin = snap.missing[0]
-        raise UsageError(
-            f"{sys_.file}: {pin.ref.dotted} names {pin.repo_path}, which does not exist",
-            fix="fix the path or add the file (`dvc add` for weights)",
-        )
-    changed = snap.stale + [p for p in snap.pins if p.ref.pin is None and p.actual]
-    changed = list({p.ref.pin_path: p for p in changed}.values())
+        raise UsageError(pins.missing_message(sys_.file, snap.missing[0]), fix=pins.MISSING_FIX)
+    changed = pins.to_lock(snap.pins)
     if changed:
-        text = manifest.edit(
-            snap.manifest.text, {(*p.ref.key, p.ref.pin_field): str(p.actual) for p in changed}
-        )
-        path = repo.root / sys_.file
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text, "utf-8", newline="")
-        tmp.replace(path)
+        fsutil.atomic_write(repo.root / sys_.file, pins.locked_text(snap).encode("utf-8"))
     if args.json:
         output.emit_json(
             {"changed": [{"path": p.ref.pin_path, "old": p.ref.pin, "new": p.actual} for p in changed]}

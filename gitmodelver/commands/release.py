@@ -18,15 +18,23 @@ def _initial(text: str | None) -> Version | None:
         raise UsageError(f"--initial: {exc}", fix="use a version like 0.1.0") from exc
 
 
+def _nothing(p: plan.Plan) -> None:
+    if p.unsynced is not None:
+        raise CheckFailed(f"nothing to release: {p.unsynced.message}", fix=p.unsynced.fix)
+    last = p.last.tag if p.last else "the start"
+    raise CheckFailed(
+        f"nothing to release: no change to {p.system.name} since {last} calls for one",
+        fix="change a component, then `git modelver status`",
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     repo, sys_ = open_system(args)
     p = plan.make(repo, sys_, level=args.level, pre=args.pre, initial=_initial(args.initial))
     if p.next is None:
-        last = p.last.tag if p.last else "the start"
-        raise CheckFailed(
-            f"nothing to release: no change to {sys_.name} since {last} calls for one",
-            fix="change a component, then `git modelver status`",
-        )
+        _nothing(p)
+    release.check_obstacles(p)
+    release.check_version(repo, p)
     notes = release.check_evaluation(p.snapshot)
     if args.dry_run:
         if args.json:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import argparse
 
-from gitmodelver import output, plan
+from gitmodelver import output, pins, plan
 from gitmodelver.commands import open_system
 from gitmodelver.tagmsg import change_line
 
@@ -24,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
                 "stale": stale,
                 "missing": missing,
                 "state": snap.state,
+                "notes": p.notes,
             }
         )
         return 0
@@ -38,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
         output.say(f"stale pins ({len(stale)}), run `git modelver lock`:")
         for pin in snap.stale:
             output.say(f"  {pin.ref.pin_path}  ({pin.repo_path})")
-    for path in missing:
-        output.say(f"missing: {path}")
+    for pin in snap.missing:
+        output.say(f"{pins.missing_message(system.file, pin)} (fix: {pins.MISSING_FIX})")
+    for note in p.notes:
+        output.say(f"note: {note}")
     return 0
