@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import PurePosixPath
 
 PRE_COMMIT_BLOCK = """\
   - repo: local
@@ -39,6 +40,22 @@ def _q(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
+def prompt_globs(prompts: dict[str, str]) -> list[str]:
+    """One glob per suffix of the prompts found, so the globs match exactly the kinds of files named:
+    a ``.gitkeep`` or ``config.yaml`` beside them is no prompt."""
+    suffixes = sorted({PurePosixPath(path).suffix for path in prompts.values()})
+    return [f"prompts/**/*{suffix}" for suffix in suffixes]
+
+
+def _policy(globs: list[str]) -> list[str]:
+    lines = ["[policy]", "require_signed = false"]
+    if globs:
+        lines.append(f"prompt_globs = [{', '.join(_q(g) for g in globs)}]")
+    else:
+        lines.append('# prompt_globs = ["prompts/**/*.j2"]   # files that count as prompts once added')
+    return [*lines, ""]
+
+
 def manifest_text(name: str, prompts: dict[str, str], weights: dict[str, str], evals: dict[str, str]) -> str:
     lines = [
         "# The manifest of one AI system, versioned by gitmodelver.",
@@ -61,5 +78,5 @@ def manifest_text(name: str, prompts: dict[str, str], weights: dict[str, str], e
         lines.append("[evaluation]")
         lines += [f"{k} = {{ path = {_q(v)} }}" for k, v in evals.items()]
         lines.append("")
-    lines += ["[policy]", "require_signed = false", 'prompt_globs = ["prompts/**"]', ""]
+    lines += _policy(prompt_globs(prompts))
     return "\n".join(lines)

@@ -33,6 +33,34 @@ def test_init_scans_pins_and_wires(repo: GitRepo) -> None:
     assert repo.modelver("status", "--json").json()["stale"] == []
 
 
+def test_init_globs_match_exactly_the_prompts_it_names(repo: GitRepo) -> None:
+    """Files beside the prompts (.gitkeep, config.yaml) are no prompts: the hook must let them through."""
+    repo.write("prompts/system.j2", "You are helpful.\n")
+    repo.write("prompts/tools/search.txt", "Search first.\n")
+    repo.write("prompts/.gitkeep", "")
+    repo.write("prompts/.drafts/idea.j2", "Not yet.\n")
+    repo.write("prompts/config.yaml", "temperature: 0.2\n")
+    assert repo.modelver("init", "--name", "helper-bot", "--no-dvc").code == 0
+    data = tomllib.loads(repo.read("modelver.toml"))
+    assert data["policy"]["prompt_globs"] == ["prompts/**/*.j2", "prompts/**/*.txt"]
+    named = {p["path"] for p in data["prompts"].values()}
+    assert named == {"prompts/system.j2", "prompts/tools/search.txt"}
+    repo.git("add", "modelver.toml", "prompts/system.j2", "prompts/tools/search.txt")
+    repo.git("add", "prompts/.gitkeep", "prompts/config.yaml")
+    hook = repo.modelver("hook", "pre-commit")
+    assert hook.code == 0, hook.err
+
+
+def test_init_without_prompts_guards_no_glob(repo: GitRepo) -> None:
+    repo.write("prompts/.gitkeep", "")
+    assert repo.modelver("init", "--name", "empty", "--no-dvc").code == 0
+    text = repo.read("modelver.toml")
+    assert "prompt_globs" not in tomllib.loads(text)["policy"]
+    assert '# prompt_globs = ["prompts/**/*.j2"]' in text
+    repo.git("add", "modelver.toml", "prompts/.gitkeep")
+    assert repo.modelver("hook", "pre-commit").code == 0
+
+
 def test_init_refuses_to_overwrite(repo: GitRepo) -> None:
     repo.write("modelver.toml", '[system]\nname = "x"\n')
     result = repo.modelver("init", "--no-dvc")

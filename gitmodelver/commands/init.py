@@ -6,7 +6,7 @@ import re
 import sys
 from pathlib import Path
 
-from gitmodelver import manifest, output, proc, system
+from gitmodelver import fsutil, manifest, output, pins, proc, system
 from gitmodelver.errors import UsageError
 from gitmodelver.repo import Repo
 from gitmodelver.scaffold import PRE_COMMIT_BLOCK, manifest_text
@@ -39,7 +39,7 @@ def _scan(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
     prompt_dir = folder / "prompts"
     if prompt_dir.is_dir():
         for path in sorted(prompt_dir.rglob("*")):
-            if path.is_file() and path.suffix in PROMPT_SUFFIXES:
+            if _is_prompt(path, prompt_dir):
                 prompts[_key(path.stem, taken)] = path.relative_to(folder).as_posix()
     taken = set()
     for path in sorted(folder.rglob("*.dvc")):
@@ -47,6 +47,11 @@ def _scan(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
         if path.is_file() and not rel.startswith((".dvc/", ".git/")):
             weights[_key(Path(path.stem).stem, taken)] = rel
     return prompts, weights
+
+
+def _is_prompt(path: Path, prompt_dir: Path) -> bool:
+    hidden = any(part.startswith(".") for part in path.relative_to(prompt_dir).parts)
+    return not hidden and path.suffix in PROMPT_SUFFIXES and path.is_file()
 
 
 def _pre_commit(root: Path) -> bool:
@@ -60,7 +65,7 @@ def _pre_commit(root: Path) -> bool:
         raise UsageError(
             f"{config}: no `repos:` list to add the hooks to", fix="add them by hand (see README)"
         )
-    config.write_text(text.rstrip("\n") + "\n" + PRE_COMMIT_BLOCK, "utf-8")
+    fsutil.atomic_write(config, (text.rstrip("\n") + "\n" + PRE_COMMIT_BLOCK).encode("utf-8"))
     return True
 
 
@@ -92,11 +97,9 @@ def run(args: argparse.Namespace) -> int:
         for k, v in (("suite", "evals/suite.yaml"), ("results", "evals/results.json"))
         if (folder / v).is_file()
     }
-    text = manifest_text(name, prompts, weights, evals)
-    (repo.root / file).write_text(text, "utf-8")
+    fsutil.atomic_write(repo.root / file, manifest_text(name, prompts, weights, evals).encode("utf-8"))
     snap = system.worktree_snapshot(repo, system.System(name, file))
-    pins = {(*p.ref.key, p.ref.pin_field): str(p.actual) for p in snap.pins if p.actual}
-    (repo.root / file).write_text(manifest.edit(text, pins), "utf-8")
+    fsutil.atomic_write(repo.root / file, pins.locked_text(snap).encode("utf-8"))
     dvc = False if args.no_dvc else _dvc_init(repo.root)
     storage = None if args.no_dvc else _dvc_remote(repo)
     hooks = _pre_commit(repo.root)
