@@ -389,3 +389,11 @@ def test_status_names_the_key_of_a_missing_file_and_the_fix(repo: GitRepo) -> No
         "(fix: fix the path or add the file (`dvc add` for weights))"
     ) in out
     assert "missing: " not in out
+
+
+def test_dry_run_json_states_what_the_release_would_be(repo: GitRepo) -> None:
+    seed(repo)
+    dry = repo.modelver("release", "--dry-run", "--json").json()
+    real = repo.modelver("release", "--json").json()
+    assert (dry["digest"], dry["state"], dry["signed"]) == (real["digest"], real["state"], real["signed"])
+    assert real["notes"] == [] and real["recovered"] is False

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import argparse
 
-from gitmodelver import output, plan, release
+from gitmodelver import digest, output, plan, release
 from gitmodelver.commands import open_system
 from gitmodelver.errors import CheckFailed, UsageError
 from gitmodelver.semver import InvalidVersion, Version
@@ -44,7 +44,12 @@ def run(args: argparse.Namespace) -> int:
                     "version": str(p.next),
                     "bump": p.level,
                     "dry_run": True,
+                    # the pins are filled in as the release would write them; the version is no part of it
+                    "digest": digest.version_digest(p.snapshot.data),
+                    "state": p.snapshot.state,
+                    "signed": release.decide_signing(repo, p.snapshot, args.sign),
                     "changes": [c.as_json() for c in p.changes],
+                    "notes": notes,
                 }
             )
         else:
@@ -56,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     if args.push:
         release.push(repo, args.push, outcome.tag)
     if args.json:
-        output.emit_json(outcome.as_json())
+        output.emit_json({**outcome.as_json(), "recovered": outcome.recovered, "notes": notes})
         return 0
     for note in notes:
         output.warn(note)
