@@ -62,7 +62,7 @@ class Obj:
 def _hash_name(tree: Tree, out: dvcfiles.DvcOut) -> str:
     """DVC 3 writes ``hash: md5`` next to each output; outputs without it are DVC 2 (legacy) ones."""
     raw = tree.read(out.source)
-    doc = dvcfiles._yaml(raw) if raw is not None else None
+    doc = dvcfiles.parse_yaml(raw) if raw is not None else None
     if not isinstance(doc, dict):
         return MD5
     if out.stage is not None:

@@ -349,7 +349,7 @@ def _params_file(tree: Tree, path: str) -> Mapping[str, Any] | None:
 
             doc = json.loads(raw)
         else:
-            doc = dvcfiles._yaml(raw)
+            doc = dvcfiles.parse_yaml(raw, numbers_as_text=False)
     except (ValueError, UnicodeDecodeError):
         return None
     return doc if isinstance(doc, Mapping) else None

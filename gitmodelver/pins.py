@@ -23,6 +23,7 @@ class Pin:
     ref: FileRef
     repo_path: str  # where the reference points, relative to the repository root
     actual: str | None  # None when the file or the DVC record is missing
+    why: str | None = None  # for a missing DVC record: what is wrong with it
 
     @property
     def missing(self) -> bool:
@@ -46,7 +47,9 @@ def compute(data: Mapping[str, Any], tree: Tree, base: str) -> list[Pin]:
     pins = []
     for ref in iter_file_refs(data):
         path = join(base, ref.target)
-        pins.append(Pin(ref, path, actual_pin(tree, ref.kind, path)))
+        actual = actual_pin(tree, ref.kind, path)
+        why = dvcfiles.explain(tree, path) if actual is None and ref.kind == "dvc" else None
+        pins.append(Pin(ref, path, actual, why))
     return pins
 
 
@@ -82,4 +85,6 @@ def locked_text(snapshot: Snapshot, version: str | None = None) -> str:
 
 def missing_message(file: str, pin: Pin) -> str:
     """One line for a reference to nothing; its fix is ``MISSING_FIX``."""
+    if pin.why:
+        return f"{file}: {pin.ref.dotted} names {pin.repo_path}: {pin.why}"
     return f"{file}: {pin.ref.dotted} names {pin.repo_path}, which does not exist"
