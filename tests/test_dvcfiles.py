@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import GitRepo
 
 from gitmodelver import dvcfiles
 from gitmodelver.tree import WorkTree
-from helpers import GitRepo
 
 
 def tree_with(tmp_path: Path, files: dict[str, str]) -> WorkTree:
