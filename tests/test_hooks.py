@@ -217,7 +217,8 @@ def test_the_weights_fix_command_works(bot: GitRepo) -> None:
     (line,) = blocked(bot, "no-raw-weights")
     fix = line.split("(fix: ", 1)[1].removesuffix(")")
     dvc = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    subprocess.run(fix, shell=True, cwd=bot.path, check=True, env={**os.environ, "PATH": dvc})
+    # as a user pastes it into a shell: the fix chains commands with &&
+    subprocess.run(["sh", "-c", fix], cwd=bot.path, check=True, env={**os.environ, "PATH": dvc})
     assert hook(bot, "pre-commit") == (0, [])
     assert "models/x.safetensors.dvc" in bot.git("diff", "--cached", "--name-only")
 
