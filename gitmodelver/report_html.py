@@ -12,7 +12,7 @@ from html import escape
 from typing import Any
 
 from gitmodelver import lineage_graph, svg_graph, timeline
-from gitmodelver.report_md import DIGEST_NOTE, MEASUREMENTS, split
+from gitmodelver.report_md import DIGEST_NOTE, EVENT_COLUMNS, MEASUREMENTS, event_rows, split
 
 # Nothing may be fetched: styles are inline, there is no script, images could only be data: URLs.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -187,21 +187,7 @@ def render(report: Mapping[str, Any]) -> str:
         ),
         "</section>",
         '<section id="events"><h2>Events in the period</h2>',
-        table(
-            ("seq", "at", "event", "version", "traffic after", "actor", "reason"),
-            (
-                (
-                    e["seq"],
-                    e["at"],
-                    e["type"],
-                    e.get("version"),
-                    split(e.get("traffic") or {}),
-                    e.get("actor"),
-                    e.get("reason"),
-                )
-                for e in report["events"]
-            ),
-        ),
+        table(EVENT_COLUMNS, event_rows(report)),
         "</section>",
     ]
     body += [version_section(v, i) for i, v in enumerate(report["versions"])]

@@ -27,6 +27,23 @@ def cell(value: Any) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
+EVENT_COLUMNS = ("seq", "at", "event", "version", "traffic after", "actor", "reason")
+
+
+def event_rows(report: Mapping[str, Any]) -> Iterable[tuple[Any, ...]]:
+    """The ledger events of the period as table rows, the same in every format."""
+    for e in report["events"]:
+        yield (
+            e["seq"],
+            e["at"],
+            e["type"],
+            e.get("version"),
+            split(e.get("traffic") or {}),
+            e.get("actor"),
+            e.get("reason"),
+        )
+
+
 def table(head: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
@@ -63,21 +80,7 @@ def render(report: Mapping[str, Any]) -> str:
         ),
     )
     lines += ["## Events in the period", ""]
-    lines += table(
-        ("seq", "at", "event", "version", "traffic after", "actor", "reason"),
-        (
-            (
-                e["seq"],
-                e["at"],
-                e["type"],
-                e.get("version"),
-                split(e.get("traffic") or {}),
-                e.get("actor"),
-                e.get("reason"),
-            )
-            for e in report["events"]
-        ),
-    )
+    lines += table(EVENT_COLUMNS, event_rows(report))
     for version in report["versions"]:
         lines += section(version)
     return "\n".join(lines).rstrip("\n") + "\n"
