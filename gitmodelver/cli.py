@@ -48,7 +48,8 @@ COMMON = _globals()
 def _add(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str
 ) -> argparse.ArgumentParser:
-    parser = sub.add_parser(name, help=help, description=help, parents=[COMMON])
+    # help is %-formatted by argparse, a description is not: one text, escaped for the first
+    parser = sub.add_parser(name, help=help.replace("%", "%%"), description=help, parents=[COMMON])
     parser.set_defaults(command=name)
     return parser
 
@@ -179,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "--interval", type=_seconds, default=60.0, metavar="S", help="seconds between steps"
             )
             p.add_argument("--timeout", type=_seconds, metavar="S", help="give up (exit 1) after S seconds")
-    actions.add_parser("abort", help="stop the rollout: the stable version back at 100%", parents=[COMMON])
+    actions.add_parser("abort", help="stop the rollout: the stable version back at 100%%", parents=[COMMON])
     actions.add_parser("status", help="where every rollout stands", parents=[COMMON])
     for p in actions.choices.values():
         p.add_argument("--env", required=p.prog.split()[-1] != "status", metavar="ENV")
