@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add(sub, "envs", "what every environment serves now")
 
     p = _add(sub, "asof", "what ENV served at WHEN")
-    p.add_argument("when", metavar="WHEN", help="ISO 8601 (UTC when no zone is given) or @unixtime")
+    p.add_argument("when", metavar="WHEN", help="ISO 8601 (UTC when no zone is given), @unixtime or now")
     p.add_argument("--env", required=True, metavar="ENV")
 
     p = _add(sub, "bisect", "find the first bad version between A and B, then the change that caused it")

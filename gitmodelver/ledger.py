@@ -49,6 +49,8 @@ def format_time(moment: dt.datetime) -> str:
 def parse_when(text: str) -> str:
     """ISO 8601 (a naive time is UTC) or ``@unixtime``, as the ledger's sortable UTC form."""
     raw = text.strip()
+    if raw.lower() == "now":
+        return now()
     try:
         if raw.startswith("@"):
             moment = dt.datetime.fromtimestamp(float(raw[1:]), dt.UTC)
@@ -58,7 +60,7 @@ def parse_when(text: str) -> str:
                 moment = moment.replace(tzinfo=dt.UTC)
     except (ValueError, OverflowError, OSError) as exc:
         raise UsageError(
-            f"'{text}' is not a time", fix="use ISO 8601 (2026-11-27T09:30:00Z) or @unixtime"
+            f"'{text}' is not a time", fix="use ISO 8601 (2026-11-27T09:30:00Z), @unixtime or now"
         ) from exc
     return format_time(moment)
 

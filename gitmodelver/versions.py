@@ -177,7 +177,20 @@ def resolve(repo: Repo, arg: str, system_name: str | None = None) -> Release:
             f"'{arg}' is not a version of any system here: {name} has no releases",
             fix="run `git modelver log` to list versions",
         )
+    if arg.strip() == "HEAD":
+        return _at_head(repo, releases, name)
     return find(releases, name, arg)
+
+
+def _at_head(repo: Repo, releases: list[Release], name: str) -> Release:
+    """``HEAD`` as a version: the release HEAD contains, highest first (the one HEAD is, after a release)."""
+    head = repo.head()
+    found = last_release(repo, releases, head.id if head is not None else None)
+    if found is None:
+        raise UnknownVersion(
+            f"HEAD contains no release of {name}", fix="run `git modelver log` to list versions"
+        )
+    return found
 
 
 def find(releases: list[Release], name: str, arg: str) -> Release:

@@ -390,3 +390,12 @@ def test_full_tags_need_no_system_flag_in_a_repository_of_several(released: GitR
     assert repo.modelver("rollback", "--env", "prod").code == 0
     short = repo.modelver("deploy", "v1.0.0", "--env", "prod")
     assert short.code == 2 and "--system" in short.err
+
+
+def test_asof_now_and_show_head(released: GitRepo) -> None:
+    repo = released
+    repo.modelver("deploy", "v1.1.0", "--env", "prod")
+    assert repo.modelver("asof", "now", "--env", "prod", "--json").json()["traffic"] == {
+        "support-bot@v1.1.0": 100
+    }
+    assert repo.modelver("show", "HEAD", "--json").json()["tag"] == "support-bot@v1.2.0"
