@@ -13,7 +13,9 @@ from helpers import MANIFEST, GitRepo, seed
 from hookenv import ROOT, git, install_bin, path_with
 
 from gitmodelver.commands.install_hooks import script
-from gitmodelver.guard import WeightPolicy, _changed_parts, glob_regex
+from gitmodelver.globs import glob_regex
+from gitmodelver.manifest_guard import _changed_parts
+from gitmodelver.weights_guard import WeightPolicy
 
 POLICY = '\n[policy]\nprompt_globs = ["prompts/**"]\n'
 
