@@ -126,11 +126,14 @@ def timeline_svg(report: Mapping[str, Any]) -> str:
                 f"{interval['to']}</title></rect>"
             )
         parts.append("</g>")
+    start = timeline.parse(since)
     for fraction in (0, 0.25, 0.5, 0.75, 1):
         tx = LABEL_W + plot * fraction
         anchor = "start" if fraction == 0 else "end" if fraction == 1 else "middle"
-        moment = timeline.parse(since) + (timeline.parse(until) - timeline.parse(since)) * fraction
-        shown = moment.strftime("%Y-%m-%d %H:%M:%S.%f")[: -3 if total < 120 else -7]  # ms for short periods
+        moment = start + (timeline.parse(until) - start) * fraction
+        # The date once, at the start (and wherever it changes): full stamps on every tick overlap.
+        pattern = "%H:%M:%S.%f" if fraction and moment.date() == start.date() else "%Y-%m-%d %H:%M:%S.%f"
+        shown = moment.strftime(pattern)[: -3 if total < 120 else -7]  # ms for short periods
         parts.append(
             f'<text class="meta" x="{tx:.1f}" y="{height - 8}" text-anchor="{anchor}">{shown}Z</text>'
         )
