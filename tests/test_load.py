@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from conftest import SigningKey
-from dvc_helpers import TAG, DvcProject, build, env_without_dvc_cache, isolated, md5, retag, tag_message
+from dvc_helpers import TAG, DvcProject, env_without_dvc_cache, md5, retag, tag_message
 
 import gitmodelver
 from gitmodelver.errors import CheckFailed, UsageError
@@ -16,15 +14,7 @@ from gitmodelver.errors import CheckFailed, UsageError
 V1 = TAG.format("1.0.0")
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, ssh_key: SigningKey) -> DvcProject:
-    with isolated(tmp_path_factory.mktemp("home")):
-        return build(tmp_path_factory.mktemp("dvc-project"), ssh_key)
-
-
-@pytest.fixture
-def project(built: DvcProject, tmp_path: Path) -> DvcProject:
-    return built.copy(tmp_path)
+pytest_plugins = ["dvc_fixtures"]  # its fixtures: built (shared), project (a copy)
 
 
 def test_load_reads_the_version_not_the_working_tree(project: DvcProject) -> None:

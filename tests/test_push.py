@@ -7,17 +7,14 @@ from pathlib import Path
 
 import pytest
 from conftest import SigningKey
-from dvc_helpers import TAG, DvcProject, build, dvc, isolated
+from dvc_helpers import TAG, DvcProject, dvc
 from helpers import GitRepo, seed
 
 V1 = TAG.format("1.0.0")
 ALL_TAGS = [TAG.format(v) for v in ("1.0.0", "1.1.0", "1.2.0", "1.2.1")]
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, ssh_key: SigningKey) -> DvcProject:
-    with isolated(tmp_path_factory.mktemp("home")):
-        return build(tmp_path_factory.mktemp("dvc-project"), ssh_key)
+pytest_plugins = ["dvc_fixtures"]  # its fixtures: built (shared), project (a copy)
 
 
 def bare(path: Path) -> Path:

@@ -13,8 +13,6 @@ from conftest import SigningKey
 from dvc_helpers import (
     TAG,
     DvcProject,
-    build,
-    isolated,
     md5_path,
     retag,
     rewrite,
@@ -32,15 +30,7 @@ ALL_CHECKS = {"signature", "tag-object", "manifest", "digest", "pins", "level"}
 DVC_CHECKS = {"dvc-cache", "dvc-rehash", "dvc-remote"}
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, ssh_key: SigningKey) -> DvcProject:
-    with isolated(tmp_path_factory.mktemp("home")):
-        return build(tmp_path_factory.mktemp("dvc-project"), ssh_key)
-
-
-@pytest.fixture
-def project(built: DvcProject, tmp_path: Path) -> DvcProject:
-    return built.copy(tmp_path)
+pytest_plugins = ["dvc_fixtures"]  # its fixtures: built (shared), project (a copy)
 
 
 def failed(result_json: dict[str, object]) -> dict[str, str]:
