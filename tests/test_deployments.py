@@ -399,3 +399,16 @@ def test_asof_now_and_show_head(released: GitRepo) -> None:
         "support-bot@v1.1.0": 100
     }
     assert repo.modelver("show", "HEAD", "--json").json()["tag"] == "support-bot@v1.2.0"
+
+
+def test_deploy_and_rollback_say_what_serves(released: GitRepo) -> None:
+    repo = released
+    assert (
+        repo.modelver("deploy", "v1.0.0", "--env", "prod").out
+        == "prod: support-bot@v1.0.0 serves 100% (event 1)\n"
+    )
+    repo.modelver("deploy", "v1.1.0", "--env", "prod")
+    assert (
+        repo.modelver("rollback", "--env", "prod").out
+        == "prod: rolled back to support-bot@v1.0.0 (event 3)\n"
+    )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from gitmodelver import plan, versions
+from gitmodelver import ledger, output, plan, versions
 from gitmodelver.commands import release_system
 from gitmodelver.deployments import VersionRef
 from gitmodelver.errors import CheckFailed
@@ -34,3 +35,20 @@ def version_ref(repo: Repo, sys_: System | None, arg: str, *, check: bool = True
     data = plan.released_data(repo, release, sys_)
     rollout: dict[str, Any] = data.get("rollout") if isinstance(data.get("rollout"), dict) else {}  # type: ignore[assignment]
     return VersionRef(release.tag, release.target, release.digest, release.state, rollout)
+
+
+def record(
+    book: ledger.Ledger,
+    env: str,
+    build: Callable[[ledger.Event | None], dict[str, Any]],
+    message: str,
+    as_json: bool,
+    line: Callable[[ledger.Event], str],
+) -> ledger.Event:
+    """Append one event and report it: the event itself with --json, else one line for people."""
+    event = book.append(env, build, message)
+    if as_json:
+        output.emit_json(event.data)
+    else:
+        output.say(line(event))
+    return event

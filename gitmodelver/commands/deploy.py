@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import argparse
 
-from gitmodelver import deployments, ledger, output
+from gitmodelver import deployments, ledger
 from gitmodelver.commands import open_for
-from gitmodelver.commands._serving import version_ref
+from gitmodelver.commands._serving import record, version_ref
 
 
 def run(args: argparse.Namespace) -> int:
@@ -12,13 +12,12 @@ def run(args: argparse.Namespace) -> int:
     env = ledger.check_env(args.env)
     version = version_ref(repo, sys_, args.version)
     who = ledger.actor(repo)
-    event = ledger.Ledger(repo).append(
+    record(
+        ledger.Ledger(repo),
         env,
         lambda prev: deployments.deploy(prev, version, who, args.reason, env=env),
         f"deploy {env}: {version.tag} at 100%",
+        args.json,
+        lambda event: f"{env}: {version.tag} serves 100% (event {event.seq})",
     )
-    if args.json:
-        output.emit_json(event.data)
-    else:
-        output.say(f"{env}: {version.tag} serves 100% (event {event.seq})")
     return 0

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import argparse
 
-from gitmodelver import deployments, ledger, output
+from gitmodelver import deployments, ledger
 from gitmodelver.commands import open_for
-from gitmodelver.commands._serving import version_ref
+from gitmodelver.commands._serving import record, version_ref
 from gitmodelver.repo import Repo
 
 
@@ -15,13 +15,12 @@ def run(args: argparse.Namespace) -> int:
     repo, sys_ = open_for(args, wanted)
     target = version_ref(repo, sys_, wanted)
     who = ledger.actor(repo)
-    event = book.append(
+    record(
+        book,
         env,
         lambda prev: deployments.rollback(prev, target, who, args.reason, env=env),
         f"rollback {env}: {target.tag} at 100%",
+        args.json,
+        lambda event: f"{env}: rolled back to {target.tag} (event {event.seq})",
     )
-    if args.json:
-        output.emit_json(event.data)
-    else:
-        output.say(f"{env}: rolled back to {target.tag} (event {event.seq})")
     return 0
