@@ -12,7 +12,15 @@ from html import escape
 from typing import Any
 
 from gitmodelver import lineage_graph, svg_graph, timeline
-from gitmodelver.report_md import DIGEST_NOTE, EVENT_COLUMNS, MEASUREMENTS, event_rows, split
+from gitmodelver.report_md import (
+    DECISION_COLUMNS,
+    DIGEST_NOTE,
+    EVENT_COLUMNS,
+    MEASUREMENTS,
+    decision_rows,
+    event_rows,
+    split,
+)
 
 # Nothing may be fetched: styles are inline, there is no script, images could only be data: URLs.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -304,20 +312,7 @@ def _decisions(events: Sequence[Mapping[str, Any]]) -> list[str]:
         return []
     parts = [
         "<h3>Rollout decisions</h3>",
-        table(
-            ("seq", "at", "event", "traffic after", "verdict", "reason"),
-            (
-                (
-                    e["seq"],
-                    e["at"],
-                    e["type"],
-                    split(e.get("traffic") or {}),
-                    (e.get("analysis") or {}).get("verdict"),
-                    e.get("reason"),
-                )
-                for e in events
-            ),
-        ),
+        table(DECISION_COLUMNS, decision_rows(events)),
     ]
     rows = [
         (e["seq"], m.get("metric"), m.get("verdict"), *(m.get(k) for k in MEASUREMENTS))

@@ -27,6 +27,16 @@ def cell(value: Any) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
+DECISION_COLUMNS = ("seq", "at", "event", "traffic after", "verdict", "reason")
+
+
+def decision_rows(events: Iterable[Mapping[str, Any]]) -> Iterable[tuple[Any, ...]]:
+    """A version's rollout events as table rows, the same in every format."""
+    for e in events:
+        verdict = (e.get("analysis") or {}).get("verdict")
+        yield (e["seq"], e["at"], e["type"], split(e.get("traffic") or {}), verdict, e.get("reason"))
+
+
 EVENT_COLUMNS = ("seq", "at", "event", "version", "traffic after", "actor", "reason")
 
 
@@ -201,20 +211,7 @@ def decisions(events: Sequence[Mapping[str, Any]]) -> list[str]:
     if not events:
         return []
     lines = ["### Rollout decisions", ""]
-    lines += table(
-        ("seq", "at", "event", "traffic after", "verdict", "reason"),
-        (
-            (
-                e["seq"],
-                e["at"],
-                e["type"],
-                split(e.get("traffic") or {}),
-                (e.get("analysis") or {}).get("verdict"),
-                e.get("reason"),
-            )
-            for e in events
-        ),
-    )
+    lines += table(DECISION_COLUMNS, decision_rows(events))
     rows = []
     for e in events:
         for metric in (e.get("analysis") or {}).get("metrics") or []:
