@@ -21,6 +21,7 @@ import pygit2
 from gitmodelver.errors import Conflict, UsageError
 from gitmodelver.proc import first_error_line
 from gitmodelver.repo import Repo
+from gitmodelver.tree import blob_data
 
 REF = "refs/heads/modelver/ledger"
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -115,8 +116,7 @@ class Ledger:
         tree = self._tree(tip)
         if tree is None or path_of(env) not in tree:
             return b""
-        blob = self.repo.git[tree[path_of(env)].id]
-        return blob.data if isinstance(blob, pygit2.Blob) else b""
+        return blob_data(self.repo.git, tree[path_of(env)].id) or b""
 
     def envs(self) -> list[str]:
         tree = self._tree(None)

@@ -71,8 +71,7 @@ class CommitTree:
         entry = self._entry(path)
         if entry is None or entry.type_str != "blob":
             return None
-        blob = self.repo[entry.id]
-        return blob.data if isinstance(blob, pygit2.Blob) else None
+        return blob_data(self.repo, entry.id)
 
     def blob(self, path: str) -> bytes | None:
         return self.read(path)
@@ -81,18 +80,16 @@ class CommitTree:
         return self._entry(path) is not None
 
 
+def blob_data(repo: pygit2.Repository, oid: pygit2.Oid) -> bytes | None:
+    """The bytes of a blob object (None for anything else)."""
+    blob = repo[oid]
+    return blob.data if isinstance(blob, pygit2.Blob) else None
+
+
 def join(base: str, target: str) -> str:
     """A reference's repo-relative path: ``target`` taken relative to the folder ``base``."""
     joined = posixpath.normpath(posixpath.join(base, target)) if base else posixpath.normpath(target)
     return "" if joined == "." else joined
-
-
-def relpath(path: str, base: str) -> str:
-    return posixpath.relpath(path, base or ".")
-
-
-def to_posix(path: str) -> str:
-    return path.replace(os.sep, "/")
 
 
 class IndexTree:
@@ -108,8 +105,7 @@ class IndexTree:
             entry = self.index[path]
         except KeyError:
             return None
-        blob = self.repo[entry.id]
-        return blob.data if isinstance(blob, pygit2.Blob) else None
+        return blob_data(self.repo, entry.id)
 
     def blob(self, path: str) -> bytes | None:
         return self.read(path)
