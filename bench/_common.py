@@ -49,3 +49,26 @@ def report(name: str, ours: float, baseline: float, baseline_name: str, target: 
         f"{name}: {ours * 1000:.0f} ms; {baseline_name}: {baseline * 1000:.0f} ms; "
         f"ratio {ours / baseline:.1f}x; target {target}"
     )
+
+
+ROOT = Path(__file__).resolve().parent.parent
+PROMPTS = {f"p{i}": f"You are prompt {i}; answer about {{{{ topic }}}}.\n".encode() for i in range(5)}
+
+
+def signing_key(folder: Path) -> tuple[Path, Path]:
+    """A throwaway SSH signing key and an allowed-signers file that trusts it."""
+    private = folder / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(private)], check=True)
+    allowed = folder / "allowed_signers"
+    allowed.write_text(
+        f'bench@example.com namespaces="git" {private.with_suffix(".pub").read_text().strip()}\n'
+    )
+    return private, allowed
+
+
+def run_once(argv: list[str], cwd: Path | None = None) -> tuple[float, subprocess.CompletedProcess[bytes]]:
+    """One timed run of a whole command, with this checkout's package first on the path."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LC_ALL": "C"}
+    start = time.perf_counter()
+    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, check=False)
+    return time.perf_counter() - start, proc

@@ -22,13 +22,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pygit2
-from _common import MODELVER, init_repo
+from _common import MODELVER, PROMPTS, init_repo, run_once, signing_key
 
 from gitmodelver import digest, manifest, tagmsg
 from gitmodelver.diff import diff
 
-ROOT = Path(__file__).resolve().parent.parent
-PROMPTS = {f"p{i}": f"You are prompt {i}; answer about {{{{ topic }}}}.\n".encode() for i in range(5)}
 POINTER = "outs:\n- md5: {md5}\n  size: 1048576\n  hash: md5\n  path: {name}\n"
 SUITE = b"cases:\n  - q: how do I reset my password?\n"
 FILE = pygit2.enums.FileMode.BLOB
@@ -72,16 +70,6 @@ def manifest_text(version: str, i: int, adapter: str, data: str, results_sha: st
     return "\n".join(lines)
 
 
-def _keys(folder: Path) -> tuple[Path, Path]:
-    private = folder / "id_ed25519"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(private)], check=True)
-    allowed = folder / "allowed_signers"
-    allowed.write_text(
-        f'bench@example.com namespaces="git" {private.with_suffix(".pub").read_text().strip()}\n'
-    )
-    return private, allowed
-
-
 def _tree(repo: pygit2.Repository, files: dict[str, bytes]) -> pygit2.Oid:
     index = pygit2.Index()
     for path, data in files.items():
@@ -92,7 +80,7 @@ def _tree(repo: pygit2.Repository, files: dict[str, bytes]) -> pygit2.Oid:
 def build(path: Path, versions: int) -> list[tuple[str, str]]:
     """``versions`` signed releases (a parameter each, new weights every 10th); returns (tag, tag object)."""
     repo = init_repo(path)
-    private, allowed = _keys(path.parent)
+    private, allowed = signing_key(path.parent)
     for key, value in (
         ("gpg.format", "ssh"),
         ("user.signingkey", str(private)),
@@ -212,13 +200,6 @@ def ledger(path: Path, tags: list[tuple[str, str]], count: int) -> None:
     repo.references.create("refs/heads/modelver/ledger", commit, force=True)
 
 
-def run(argv: list[str]) -> tuple[float, subprocess.CompletedProcess[bytes]]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "LC_ALL": "C"}
-    start = time.perf_counter()
-    proc = subprocess.run(argv, env=env, capture_output=True, check=False)
-    return time.perf_counter() - start, proc
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--versions", type=int, default=1000)
@@ -234,7 +215,8 @@ def main() -> None:
         took = time.perf_counter() - began
         print(f"built {args.versions} signed versions and {args.events} events in {took:.1f}s")
         baseline = statistics.median(
-            run(["git", "-C", str(path), "verify-tag", *(t for t, _ in tags)])[0] for _ in range(args.repeat)
+            run_once(["git", "-C", str(path), "verify-tag", *(t for t, _ in tags)])[0]
+            for _ in range(args.repeat)
         )
         cache = path / ".git" / "modelver" / "signatures.json"
         results: dict[str, list[float]] = {}
@@ -244,11 +226,11 @@ def main() -> None:
             for _ in range(args.repeat):
                 if fmt == "json":
                     cache.unlink(missing_ok=True)
-                    seconds, proc = run(audit)
+                    seconds, proc = run_once(audit)
                     if proc.returncode != 0:
                         sys.exit(f"audit failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
                     results.setdefault("cold", []).append(seconds)
-                seconds, proc = run(audit)
+                seconds, proc = run_once(audit)
                 if proc.returncode != 0:
                     sys.exit(f"audit failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
                 results.setdefault(fmt, []).append(seconds)

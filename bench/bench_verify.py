@@ -21,13 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pygit2
-from _common import MODELVER, init_repo
+from _common import MODELVER, PROMPTS, init_repo, run_once, signing_key
 
 from gitmodelver import digest, manifest, tagmsg
 from gitmodelver.diff import diff
 
-ROOT = Path(__file__).resolve().parent.parent
-PROMPTS = {f"p{i}": f"You are prompt {i}; answer about {{{{ topic }}}}.\n".encode() for i in range(5)}
 POINTER = "outs:\n- md5: {md5}\n  size: 1048576\n  hash: md5\n  path: adapter.safetensors\n"
 
 
@@ -58,20 +56,10 @@ def manifest_text(version: str, i: int, adapter_md5: str) -> str:
     return "\n".join(lines)
 
 
-def _keys(folder: Path) -> tuple[Path, Path]:
-    private = folder / "id_ed25519"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(private)], check=True)
-    allowed = folder / "allowed_signers"
-    allowed.write_text(
-        f'bench@example.com namespaces="git" {private.with_suffix(".pub").read_text().strip()}\n'
-    )
-    return private, allowed
-
-
 def build(path: Path, versions: int) -> None:
     """``versions`` patch releases (a parameter each), every 10th with new weights (minor), all signed."""
     repo = init_repo(path)
-    private, allowed = _keys(path.parent)
+    private, allowed = signing_key(path.parent)
     for key, value in (
         ("gpg.format", "ssh"),
         ("user.signingkey", str(private)),
@@ -135,13 +123,6 @@ def build(path: Path, versions: int) -> None:
         list(pool.map(sign, tags))
 
 
-def run(argv: list[str], cwd: Path | None = None) -> tuple[float, subprocess.CompletedProcess[bytes]]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "LC_ALL": "C"}
-    start = time.perf_counter()
-    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, check=False)
-    return time.perf_counter() - start, proc
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--versions", type=int, default=1000)
@@ -158,18 +139,18 @@ def main() -> None:
         ).stdout.split()
 
         baseline = statistics.median(
-            run(["git", "-C", str(path), "verify-tag", *tags])[0] for _ in range(args.repeat)
+            run_once(["git", "-C", str(path), "verify-tag", *tags])[0] for _ in range(args.repeat)
         )
         verify = [*MODELVER, "-C", str(path), "verify", "--all", "--json"]
         cache = path / ".git" / "modelver" / "signatures.json"
         cold, warm = [], []
         for _ in range(args.repeat):
             cache.unlink(missing_ok=True)
-            seconds, proc = run(verify)
+            seconds, proc = run_once(verify)
             if proc.returncode != 0:
                 sys.exit(f"verify --all failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
             cold.append(seconds)
-            warm.append(run(verify)[0])
+            warm.append(run_once(verify)[0])
         cold_s, warm_s = statistics.median(cold), statistics.median(warm)
         print(f"git verify-tag of all {len(tags)} tags (baseline): {baseline:.2f} s")
         print(
