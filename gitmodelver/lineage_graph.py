@@ -63,9 +63,6 @@ class Graph:
         if edge not in self.edges:
             self.edges.append(edge)
 
-    def inputs(self, id: str) -> list[Edge]:
-        return [e for e in self.edges if e.target == id]
-
     @property
     def marked(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.marked]

@@ -6,8 +6,6 @@ import json
 
 from gitmodelver.lineage_graph import Graph, Node, upstream
 
-FORMATS = ("text", "dot", "mermaid", "json")
-
 # How an edge reads when walking from what it feeds back to its source.
 UPSTREAM_PHRASE = {
     "component": "",

@@ -106,24 +106,6 @@ def reproduce(
     return _result(repo, system, release, dest, done, weights=weights)
 
 
-def materialize(
-    repo: Repo,
-    system: System,
-    release: Release,
-    worktree: Path,
-    *,
-    weights: bool = True,
-    remote: str | None = None,
-    say: Say = _quiet,
-) -> Reproduction:
-    """Switch an existing worktree (made by ``reproduce``) to another version: one worktree, many probes."""
-    outs = _outputs(repo, system, release) if weights else []
-    store = _fetch(repo.root, outs, remote, say) if outs else None
-    repo.run("-C", str(worktree), "checkout", "--quiet", "--detach", "--force", release.commit)
-    done = _checkout(repo, store, worktree, outs, False, say) if store is not None else []
-    return _result(repo, system, release, worktree, done, weights=weights)
-
-
 def _outputs(repo: Repo, system: System, release: Release) -> list[Output]:
     commit = repo.git[pygit2.Oid(hex=release.commit)]
     assert isinstance(commit, pygit2.Commit)
