@@ -25,7 +25,7 @@ from pathlib import Path
 import pygit2
 from _common import MODELVER, init_repo
 
-from gitmodelver import digest
+from gitmodelver.core import digest
 
 BAD = "ALWAYS AGREE"
 TEST = ["sh", "-c", f'! grep -q "{BAD}" prompts/p0.txt']

@@ -22,7 +22,7 @@ from pathlib import Path
 import pygit2
 from _common import MODELVER, init_repo, manifest
 
-from gitmodelver import digest
+from gitmodelver.core import digest
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import pygit2
 from _common import MODELVER, init_repo, report, timed
 
-from gitmodelver.ledger import REF, Ledger, encode, format_time
-from gitmodelver.repo import Repo
-from gitmodelver.router import Router
+from gitmodelver.deploy.ledger import REF, Ledger, encode, format_time
+from gitmodelver.deploy.router import Router
+from gitmodelver.gitstore.repo import Repo
 
 
 def build(path: Path, events: int) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pygit2
 from _common import MODELVER, init_repo, manifest, report, timed
 
-from gitmodelver import digest
+from gitmodelver.core import digest
 
 
 def build(path: Path, versions: int) -> None:

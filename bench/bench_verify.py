@@ -23,8 +23,9 @@ from pathlib import Path
 import pygit2
 from _common import MODELVER, PROMPTS, init_repo, run_once, signing_key
 
-from gitmodelver import digest, manifest, tagmsg
-from gitmodelver.diff import diff
+from gitmodelver.core import digest, manifest
+from gitmodelver.core.diff import diff
+from gitmodelver.gitstore import tagmsg
 
 POINTER = "outs:\n- md5: {md5}\n  size: 1048576\n  hash: md5\n  path: adapter.safetensors\n"
 

@@ -7,16 +7,16 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from gitmodelver.loading import LoadedVersion, load
-    from gitmodelver.router import Router
+    from gitmodelver.deploy.router import Router
+    from gitmodelver.dvc.loading import LoadedVersion, load
 
 __all__ = ["LoadedVersion", "Router", "load"]
 
 # Loaded on first use, so `import gitmodelver` (and every hook) stays light.
 _LAZY = {
-    "load": "gitmodelver.loading",
-    "LoadedVersion": "gitmodelver.loading",
-    "Router": "gitmodelver.router",
+    "load": "gitmodelver.dvc.loading",
+    "LoadedVersion": "gitmodelver.dvc.loading",
+    "Router": "gitmodelver.deploy.router",
 }
 
 

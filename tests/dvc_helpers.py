@@ -21,7 +21,7 @@ import pytest
 from conftest import SigningKey, sign_with
 from helpers import GitRepo
 
-from gitmodelver import tagmsg
+from gitmodelver.gitstore import tagmsg
 
 MANIFEST = """\
 # support bot, with weights in DVC

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from helpers import GitRepo
 
-from gitmodelver import plan, release, system
-from gitmodelver.repo import Repo
-from gitmodelver.semver import Version
+from gitmodelver.core.semver import Version
+from gitmodelver.gitstore import system
+from gitmodelver.gitstore.repo import Repo
+from gitmodelver.release import execute, plan
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,4 +51,4 @@ def release_as(repo: GitRepo, version: str, level: str, *, sign: bool | None = N
     r = Repo(repo.path)
     p = plan.make(r, system.select(r, None))
     p = dataclasses.replace(p, next=Version.parse(version), level=level)
-    return release.execute(r, p, sign=sign).tag
+    return execute.execute(r, p, sign=sign).tag

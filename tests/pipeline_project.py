@@ -20,7 +20,7 @@ from conftest import SigningKey, sign_with
 from dvc_helpers import dvc
 from helpers import GitRepo
 
-from gitmodelver import ledger
+from gitmodelver.deploy import ledger
 
 MANIFEST = """\
 # support bot whose adapter is trained by a DVC pipeline

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from gitmodelver.analysis import FAIL, INCONCLUSIVE, PASS, MetricRule, analyse
+from gitmodelver.deploy.gates import FAIL, INCONCLUSIVE, PASS, MetricRule, analyse
 
 
 def bernoulli(

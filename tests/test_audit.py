@@ -12,7 +12,9 @@ from dvc_helpers import retag, tag_message
 from helpers import GitRepo
 from pipeline_project import TAG, deploy_history, ledger_events
 
-from gitmodelver import __version__, stamp, timeline
+from gitmodelver import __version__
+from gitmodelver.audit import stamp
+from gitmodelver.deploy import timeline
 
 if TYPE_CHECKING:
     from pipeline_project import PipelineProject

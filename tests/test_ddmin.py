@@ -7,9 +7,9 @@ from collections.abc import Hashable
 
 import pytest
 
-from gitmodelver import ddmin, hybrid
-from gitmodelver.bisect import Verdict, search, steps_left
-from gitmodelver.diff import diff
+from gitmodelver.bisect import ddmin, hybrid
+from gitmodelver.bisect.search import Verdict, search, steps_left
+from gitmodelver.core.diff import diff
 
 # ---------------------------------------------------------------------------------------------- search
 
@@ -187,7 +187,7 @@ def test_units_group_file_components_and_leave_out_evaluation_and_policy() -> No
 def test_predicted_states_span_good_to_bad() -> None:
     units = hybrid.units(GOOD, BAD, diff(GOOD, BAD))
     assert hybrid.state(GOOD, BAD, []) == hybrid.state(GOOD, GOOD, units)
-    from gitmodelver.digest import state_digest
+    from gitmodelver.core.digest import state_digest
 
     assert hybrid.state(GOOD, BAD, []) == state_digest(GOOD)
     assert hybrid.state(GOOD, BAD, units) == state_digest(BAD)

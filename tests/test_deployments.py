@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from helpers import MANIFEST, GitRepo, seed
 
-from gitmodelver import ledger
-from gitmodelver.repo import Repo
+from gitmodelver.deploy import ledger
+from gitmodelver.gitstore.repo import Repo
 
 ROLLOUT = """
 [rollout]
@@ -304,8 +304,8 @@ def test_eight_writers_fifty_events_each(released: GitRepo) -> None:
     repo = released
     script = textwrap.dedent(f"""
         import sys
-        from gitmodelver.ledger import Ledger
-        from gitmodelver.repo import Repo
+        from gitmodelver.deploy.ledger import Ledger
+        from gitmodelver.gitstore.repo import Repo
         book = Ledger(Repo({str(repo.path)!r}))
         me = sys.argv[1]
         for i in range(50):

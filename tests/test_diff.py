@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gitmodelver.diff import bump_level, classify, diff, policy_overrides
+from gitmodelver.core.diff import bump_level, classify, diff, policy_overrides
 
 BASE: dict[str, Any] = {
     "system": {"name": "bot", "version": "1.0.0"},

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from helpers import GitRepo
 
-from gitmodelver import dvcfiles
-from gitmodelver.tree import WorkTree
+from gitmodelver.core import dvcfiles
+from gitmodelver.gitstore.tree import WorkTree
 
 
 def tree_with(tmp_path: Path, files: dict[str, str]) -> WorkTree:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gitmodelver.fsutil import atomic_write
+from gitmodelver.gitstore.fsutil import atomic_write
 
 
 def test_replaces_the_bytes_and_keeps_the_mode(tmp_path: Path) -> None:

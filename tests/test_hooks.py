@@ -13,9 +13,9 @@ from helpers import MANIFEST, GitRepo, seed
 from hookenv import ROOT, git, install_bin, path_with
 
 from gitmodelver.commands.install_hooks import script
-from gitmodelver.globs import glob_regex
-from gitmodelver.manifest_guard import _changed_parts
-from gitmodelver.weights_guard import WeightPolicy
+from gitmodelver.guards.globs import glob_regex
+from gitmodelver.guards.manifest_guard import _changed_parts
+from gitmodelver.guards.weights_guard import WeightPolicy
 
 POLICY = '\n[policy]\nprompt_globs = ["prompts/**"]\n'
 
@@ -327,7 +327,7 @@ def test_hooks_never_import_dvc(bot: GitRepo) -> None:
     tag = "refs/tags/support-bot@v1.0.0"
     push = f"{tag} {bot.git('rev-parse', tag).strip()} {tag} {'0' * 40}\n"
     names = _imported(bot, "pre-push", "origin", "url", stdin=push)
-    assert "gitmodelver.verify" in names  # the tag was verified
+    assert "gitmodelver.release.verify" in names  # the tag was verified
     assert not {n for n in names if n == "dvc" or n.startswith("dvc.")}
 
 

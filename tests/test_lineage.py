@@ -12,9 +12,10 @@ import pytest
 import yaml
 from helpers import MANIFEST, GitRepo, seed
 
-from gitmodelver import lineage, lineage_render, manifest
-from gitmodelver.repo import Repo
-from gitmodelver.system import select
+from gitmodelver.audit import lineage, lineage_render
+from gitmodelver.core import manifest
+from gitmodelver.gitstore.repo import Repo
+from gitmodelver.gitstore.system import select
 
 if TYPE_CHECKING:
     from pipeline_project import PipelineProject

@@ -85,10 +85,10 @@ def test_import_gitmodelver_stays_light() -> None:
     code = (
         "import sys, gitmodelver\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in ('dvc', 'pygit2', 'jsonschema')]\n"
-        "assert not heavy and 'gitmodelver.loading' not in sys.modules, heavy\n"
-        "from gitmodelver.loading import LoadedVersion, load\n"
+        "assert not heavy and 'gitmodelver.dvc.loading' not in sys.modules, heavy\n"
+        "from gitmodelver.dvc.loading import LoadedVersion, load\n"
         "assert gitmodelver.load is load and gitmodelver.LoadedVersion is LoadedVersion\n"
-        "import gitmodelver.loading\n"
+        "import gitmodelver.dvc.loading\n"
         "assert gitmodelver.load is load  # the module has its own name: nothing shadows the function\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 from helpers import MANIFEST, GitRepo, seed
 
-from gitmodelver.router import BUCKETS, Router, bucket, table
+from gitmodelver.deploy.router import BUCKETS, Router, bucket, table
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def test_split_matches_the_ledger_within_one_percent(two_versions: GitRepo) -> N
 
 def test_same_key_same_version_across_processes(two_versions: GitRepo) -> None:
     script = (
-        "import sys\nfrom gitmodelver.router import Router\n"
+        "import sys\nfrom gitmodelver.deploy.router import Router\n"
         f"r = Router({str(two_versions.path)!r}, 'prod')\n"
         "print(','.join(r.route(f'key-{i}').id for i in range(200)))\n"
     )

@@ -35,11 +35,12 @@ def test_import_gitmodelver_is_light() -> None:
     """`import gitmodelver` (serving code, hooks) loads neither pygit2 nor the Router until asked."""
     code = (
         "import sys, gitmodelver\n"
-        "heavy = [m for m in ('pygit2', 'dvc', 'jsonschema', 'gitmodelver.router', 'gitmodelver.loading')"
+        "heavy = [m for m in ('pygit2', 'dvc', 'jsonschema',"
+        " 'gitmodelver.deploy.router', 'gitmodelver.dvc.loading')"
         " if m in sys.modules]\n"
         "print(','.join(heavy))\n"
         "gitmodelver.Router\n"
-        "print('gitmodelver.router' in sys.modules)\n"
+        "print('gitmodelver.deploy.router' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == ["", "True"]

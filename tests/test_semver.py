@@ -1,4 +1,4 @@
-"""Table-driven tests for gitmodelver.semver: parsing, SemVer §11 precedence, bumps and release tags."""
+"""Table-driven tests for gitmodelver.core.semver: parsing, SemVer §11 precedence, bumps and release tags."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from gitmodelver.semver import (
+from gitmodelver.core.semver import (
     LEVELS,
     InvalidVersion,
     Version,

@@ -13,7 +13,7 @@ from helpers import MANIFEST, GitRepo, make_ssh_key, seed
 from hookenv import ROOT, git, install_bin, path_with, release_as
 
 from gitmodelver.cli import main
-from gitmodelver.tagmsg import strip_signature
+from gitmodelver.gitstore.tagmsg import strip_signature
 
 SIGNED = MANIFEST + "\n[policy]\nrequire_signed = true\n"
 TAG = "support-bot@v1.0.0"

@@ -7,9 +7,9 @@ import pytest
 from helpers import GitRepo
 
 import gitmodelver
-from gitmodelver import versions
 from gitmodelver.errors import UnknownVersion
-from gitmodelver.repo import Repo
+from gitmodelver.gitstore import versions
+from gitmodelver.gitstore.repo import Repo
 
 SYSTEMS = {"alpha": "a", "beta": "b"}
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from gitmodelver.core.validate import SCHEMA_PATH, check, parse_toml, validate
 from gitmodelver.errors import ManifestError
-from gitmodelver.validate import SCHEMA_PATH, check, parse_toml, validate
 
 SHA = "0e9e39f249a16976918f6564b8830bc894c89659"
 H64 = "a" * 64

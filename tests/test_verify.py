@@ -21,10 +21,11 @@ from dvc_helpers import (
 )
 from helpers import GitRepo, make_ssh_key, seed
 
-from gitmodelver.repo import Repo
-from gitmodelver.system import System
-from gitmodelver.verify import verify_release
-from gitmodelver.versions import list_releases
+from gitmodelver.dvc import object_checks
+from gitmodelver.gitstore.repo import Repo
+from gitmodelver.gitstore.system import System
+from gitmodelver.gitstore.versions import list_releases
+from gitmodelver.release.verify import verify_release, verify_releases
 
 ALL_CHECKS = {"signature", "tag-object", "manifest", "digest", "pins", "level"}
 DVC_CHECKS = {"dvc-cache", "dvc-rehash", "dvc-remote"}
@@ -276,7 +277,7 @@ def test_bare_repository_verifies_from_git_objects(
     releases = list_releases(repo, "support-bot")
     reports = [verify_release(repo, sys_, r) for r in releases]
     assert all(r.ok for r in reports), [r.as_json() for r in reports if not r.ok]
-    deep = verify_release(repo, sys_, releases[0], deep=True)
+    [deep] = verify_releases(repo, sys_, releases[:1], extra=object_checks.factory(None, deep=True))
     assert {c.name for c in deep.failures} == {"dvc-cache", "dvc-rehash"}
     assert "bare repository" in deep.failures[0].detail
 

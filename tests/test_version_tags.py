@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from helpers import GitRepo, seed
 
-from gitmodelver.repo import Repo
-from gitmodelver.versions import list_releases
+from gitmodelver.gitstore.repo import Repo
+from gitmodelver.gitstore.versions import list_releases
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from gitmodelver import system, versions
-from gitmodelver.repo import Repo
-from gitmodelver.semver import parse_tag
+from gitmodelver.core.semver import parse_tag
+from gitmodelver.gitstore import system, versions
+from gitmodelver.gitstore.repo import Repo
 
 
 def open_system(args: argparse.Namespace) -> tuple[Repo, system.System]:
@@ -51,7 +51,7 @@ def release_system(repo: Repo, release: versions.Release) -> system.System:
 
 def side(repo: Repo, sys_: system.System, arg: str) -> tuple[str, dict[str, Any]]:
     """A diff side: WORKTREE (pins as the files are now), HEAD or another revision, or a version."""
-    from gitmodelver import plan
+    from gitmodelver.release import plan
 
     if arg.upper() == "WORKTREE":
         return "WORKTREE", system.worktree_snapshot(repo, sys_).data

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from gitmodelver import ledger, output, plan, versions
+from gitmodelver import output
 from gitmodelver.commands import release_system
-from gitmodelver.deployments import VersionRef
+from gitmodelver.deploy import ledger
+from gitmodelver.deploy.deployments import VersionRef
 from gitmodelver.errors import CheckFailed
-from gitmodelver.repo import Repo
-from gitmodelver.system import System
+from gitmodelver.gitstore import versions
+from gitmodelver.gitstore.repo import Repo
+from gitmodelver.gitstore.system import System
+from gitmodelver.release import plan
 
 
 def version_ref(repo: Repo, sys_: System | None, arg: str, *, check: bool = True) -> VersionRef:
@@ -23,7 +26,7 @@ def version_ref(repo: Repo, sys_: System | None, arg: str, *, check: bool = True
     if sys_ is None or release.name != sys_.name:
         sys_ = release_system(repo, release)
     if check:
-        from gitmodelver.verify import verify_release
+        from gitmodelver.release.verify import verify_release
 
         report = verify_release(repo, sys_, release)
         if not report.ok:

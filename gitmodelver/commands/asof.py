@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import argparse
 
-from gitmodelver import ledger, output
-from gitmodelver.repo import Repo
+from gitmodelver import output
+from gitmodelver.deploy import ledger
+from gitmodelver.gitstore.repo import Repo
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gitmodelver import audit, stamp
+from gitmodelver.audit import evidence, stamp
 from gitmodelver.errors import CheckFailed, UsageError
-from gitmodelver.repo import Repo
+from gitmodelver.gitstore.repo import Repo
 
 BIG = 50  # versions; past this, indenting every level costs seconds in the pure-Python encoder
 
@@ -34,11 +34,11 @@ def render(report: dict[str, Any], fmt: str) -> tuple[str, str]:
     if fmt == "json":
         text = json_text(report)
     elif fmt == "html":
-        from gitmodelver import report_html
+        from gitmodelver.audit import report_html
 
         text = report_html.render(report)
     else:
-        from gitmodelver import report_md
+        from gitmodelver.audit import report_md
 
         text = report_md.render(report)
     return stamp.stamp(text)
@@ -57,7 +57,7 @@ def write_atomically(path: str, text: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     repo = Repo(args.directory)
-    report = audit.gather(repo, args.env, args.since, args.until)
+    report = evidence.gather(repo, args.env, args.since, args.until)
     text, digest = render(report, "json" if args.json else args.format)
     if args.output:
         write_atomically(args.output, text)

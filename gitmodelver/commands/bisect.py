@@ -7,11 +7,13 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from gitmodelver import mutex, output, probe, versions
-from gitmodelver.bisect_session import Session, count, execute, span
+from gitmodelver import output
+from gitmodelver.bisect import probe
+from gitmodelver.bisect.session import Session, count, execute, span
 from gitmodelver.commands import open_system
-from gitmodelver.diff import Change
-from gitmodelver.tagmsg import change_line
+from gitmodelver.core.diff import Change
+from gitmodelver.gitstore import mutex, versions
+from gitmodelver.gitstore.tagmsg import change_line
 
 
 def _argv(cmd: Sequence[str]) -> list[str]:

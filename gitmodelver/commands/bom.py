@@ -4,7 +4,7 @@ import argparse
 import json
 import sys
 
-from gitmodelver import bom
+from gitmodelver.audit import bom
 from gitmodelver.commands import open_version
 from gitmodelver.commands.audit import write_atomically
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import argparse
 
-from gitmodelver import deployments, ledger
 from gitmodelver.commands import open_for
 from gitmodelver.commands._serving import record, version_ref
+from gitmodelver.deploy import deployments, ledger
 
 
 def run(args: argparse.Namespace) -> int:

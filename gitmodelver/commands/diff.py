@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import argparse
 
-from gitmodelver import output, plan
+from gitmodelver import output
 from gitmodelver.commands import open_system, side
-from gitmodelver.diff import bump_level, diff, policy_overrides
+from gitmodelver.core.diff import bump_level, diff, policy_overrides
 from gitmodelver.errors import UsageError
-from gitmodelver.tagmsg import change_line
+from gitmodelver.gitstore.tagmsg import change_line
+from gitmodelver.release import plan
 
 
 def run(args: argparse.Namespace) -> int:

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import argparse
 
-from gitmodelver import output, system
+from gitmodelver import output
 from gitmodelver.commands import open_system
+from gitmodelver.gitstore import system
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,8 +3,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from gitmodelver import deployments, ledger, output
-from gitmodelver.repo import Repo
+from gitmodelver import output
+from gitmodelver.deploy import deployments, ledger
+from gitmodelver.gitstore.repo import Repo
 
 
 def show(states: dict[str, dict[str, Any]]) -> None:

@@ -11,9 +11,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from gitmodelver import guard, output
+from gitmodelver import output
 from gitmodelver.errors import ExitCode
-from gitmodelver.repo import Repo
+from gitmodelver.gitstore.repo import Repo
+from gitmodelver.guards import guard
 
 # jsonschema imports optional format plugins when they are installed; rfc3987_syntax compiles dozens of
 # lark grammars on import (about a second). Our schema asserts no formats, so a hook never needs it.
@@ -32,7 +33,7 @@ def _stdin() -> str | None:
 
 
 def _pre_push(repo: Repo, name: str, files: Sequence[str]) -> list[str]:
-    from gitmodelver import server  # the push rules: pre-commit runs must not pay for importing them
+    from gitmodelver.guards import server  # the push rules: pre-commit runs must not pay for importing them
 
     framework_remote = os.environ.get("PRE_COMMIT_REMOTE_NAME")
     if name == "verify-tags" and framework_remote:
@@ -45,7 +46,7 @@ def _pre_push(repo: Repo, name: str, files: Sequence[str]) -> list[str]:
 def problems_of(args: argparse.Namespace) -> list[str]:
     name: str = args.name
     if name == "pre-receive":
-        from gitmodelver import server
+        from gitmodelver.guards import server
 
         repo = Repo(args.directory, bare_ok=True)
         return [str(r) for r in server.pre_receive(repo, sys.stdin.read())]

@@ -6,9 +6,11 @@ import re
 import sys
 from pathlib import Path
 
-from gitmodelver import fsutil, manifest, output, pins, proc, system
+from gitmodelver import output
+from gitmodelver.core import manifest
 from gitmodelver.errors import UsageError
-from gitmodelver.repo import Repo
+from gitmodelver.gitstore import fsutil, proc, system
+from gitmodelver.gitstore.repo import Repo
 from gitmodelver.scaffold import PRE_COMMIT_BLOCK, manifest_text
 
 PROMPT_SUFFIXES = {".j2", ".jinja", ".jinja2", ".txt", ".md", ".prompt", ".tmpl", ".mustache"}
@@ -78,7 +80,7 @@ def _dvc_init(root: Path) -> bool:
 
 def _dvc_remote(repo: Repo) -> Path | None:
     """Without any DVC remote, a local one under .git/modelver, so push and reproduce work offline."""
-    from gitmodelver import dvcops
+    from gitmodelver.dvc import dvcops
 
     return dvcops.ensure_default_remote(repo.root, repo.state_dir() / "dvc-storage")
 
@@ -99,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     }
     fsutil.atomic_write(repo.root / file, manifest_text(name, prompts, weights, evals).encode("utf-8"))
     snap = system.worktree_snapshot(repo, system.System(name, file))
-    fsutil.atomic_write(repo.root / file, pins.locked_text(snap).encode("utf-8"))
+    fsutil.atomic_write(repo.root / file, snap.locked_text().encode("utf-8"))
     dvc = False if args.no_dvc else _dvc_init(repo.root)
     storage = None if args.no_dvc else _dvc_remote(repo)
     hooks = _pre_commit(repo.root)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from gitmodelver import output
 from gitmodelver.errors import UsageError
-from gitmodelver.repo import Repo
+from gitmodelver.gitstore.repo import Repo
 
 MARKER = "# gitmodelver hook:"
 CLIENT_HOOKS = ("pre-commit", "pre-push")

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import argparse
 
-from gitmodelver import lineage, lineage_render, output
+from gitmodelver import output
+from gitmodelver.audit import lineage, lineage_render
 from gitmodelver.commands import open_version
 
 

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import argparse
 
-from gitmodelver import fsutil, output, pins, system
+from gitmodelver import output
 from gitmodelver.commands import open_system
+from gitmodelver.core import pins
 from gitmodelver.errors import UsageError
-from gitmodelver.tagmsg import show_value
+from gitmodelver.gitstore import fsutil, system
+from gitmodelver.gitstore.tagmsg import show_value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -15,7 +17,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(pins.missing_message(sys_.file, snap.missing[0]), fix=pins.MISSING_FIX)
     changed = pins.to_lock(snap.pins)
     if changed:
-        fsutil.atomic_write(repo.root / sys_.file, pins.locked_text(snap).encode("utf-8"))
+        fsutil.atomic_write(repo.root / sys_.file, snap.locked_text().encode("utf-8"))
     if args.json:
         output.emit_json(
             {"changed": [{"path": p.ref.pin_path, "old": p.ref.pin, "new": p.actual} for p in changed]}

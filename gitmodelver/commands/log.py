@@ -3,11 +3,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from gitmodelver import output, signature, tagmsg, versions
+from gitmodelver import output
 from gitmodelver.commands import open_systems
-from gitmodelver.digest import short
-from gitmodelver.repo import Repo
-from gitmodelver.system import System
+from gitmodelver.core.digest import short
+from gitmodelver.gitstore import signature, tagmsg, versions
+from gitmodelver.gitstore.repo import Repo
+from gitmodelver.gitstore.system import System
 
 
 def _releases(repo: Repo, systems: list[System], limit: int | None) -> list[versions.Release]:

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import argparse
 
-from gitmodelver import output, push, system
-from gitmodelver.repo import Repo
+from gitmodelver import output
+from gitmodelver.dvc import push
+from gitmodelver.gitstore import system
+from gitmodelver.gitstore.repo import Repo
 
 
 def run(args: argparse.Namespace) -> int:

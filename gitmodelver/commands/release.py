@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import argparse
 
-from gitmodelver import digest, output, plan, release
+from gitmodelver import output
 from gitmodelver.commands import open_system
+from gitmodelver.core import digest
+from gitmodelver.core.semver import InvalidVersion, Version
+from gitmodelver.dvc import push
 from gitmodelver.errors import CheckFailed, UsageError
-from gitmodelver.semver import InvalidVersion, Version
-from gitmodelver.tagmsg import change_line
+from gitmodelver.gitstore.tagmsg import change_line
+from gitmodelver.release import execute, plan
 
 
 def _initial(text: str | None) -> Version | None:
@@ -33,9 +36,9 @@ def run(args: argparse.Namespace) -> int:
     p = plan.make(repo, sys_, level=args.level, pre=args.pre, initial=_initial(args.initial))
     if p.next is None:
         _nothing(p)
-    release.check_obstacles(p)
-    release.check_version(repo, p)
-    notes = release.check_evaluation(p.snapshot)
+    execute.check_obstacles(p)
+    execute.check_version(repo, p)
+    notes = execute.check_evaluation(p.snapshot)
     if args.dry_run:
         if args.json:
             output.emit_json(
@@ -47,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
                     # the pins are filled in as the release would write them; the version is no part of it
                     "digest": digest.version_digest(p.snapshot.data),
                     "state": p.snapshot.state,
-                    "signed": release.decide_signing(repo, p.snapshot, args.sign),
+                    "signed": execute.decide_signing(repo, p.snapshot, args.sign),
                     "changes": [c.as_json() for c in p.changes],
                     "notes": notes,
                 }
@@ -57,9 +60,9 @@ def run(args: argparse.Namespace) -> int:
             for change in p.changes:
                 output.say(f"  {change.level:<6} {change_line(change)}")
         return 0
-    outcome = release.execute(repo, p, message=args.message, sign=args.sign)
+    outcome = execute.execute(repo, p, message=args.message, sign=args.sign)
     if args.push:
-        release.push(repo, args.push, outcome.tag)
+        push.push_release(repo, args.push, outcome.tag)  # DVC objects first, then branch and tag
     if args.json:
         output.emit_json({**outcome.as_json(), "recovered": outcome.recovered, "notes": notes})
         return 0

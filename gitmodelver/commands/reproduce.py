@@ -3,8 +3,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gitmodelver import dvcops, output, reproduce
+from gitmodelver import output
 from gitmodelver.commands import open_version
+from gitmodelver.dvc import dvcops, reproduce
 from gitmodelver.errors import CheckFailed
 
 

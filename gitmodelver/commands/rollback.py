@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import argparse
 
-from gitmodelver import deployments, ledger
 from gitmodelver.commands import open_for
 from gitmodelver.commands._serving import record, version_ref
-from gitmodelver.repo import Repo
+from gitmodelver.deploy import deployments, ledger
+from gitmodelver.gitstore.repo import Repo
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,13 +7,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gitmodelver import analysis, deployments, ledger, output, proc
+from gitmodelver import output
 from gitmodelver.commands import open_for
 from gitmodelver.commands._serving import version_ref
 from gitmodelver.commands.envs import show
+from gitmodelver.deploy import deployments, gates, ledger
 from gitmodelver.errors import CheckFailed, UsageError
-from gitmodelver.repo import Repo
-from gitmodelver.system import System
+from gitmodelver.gitstore import proc
+from gitmodelver.gitstore.repo import Repo
+from gitmodelver.gitstore.system import System
 
 
 def _steps(text: str | None) -> list[float] | None:
@@ -70,9 +72,7 @@ def one_step(
     # Re-verified at every step: a candidate must still be what was released when it gains traffic.
     candidate = version_ref(repo, sys_, current["candidate"])
     rules = deployments.rules_of(candidate)
-    result = analysis.analyse(
-        rules, rows, current["stable"], candidate.tag, current["rollout"]["min_samples"]
-    )
+    result = gates.analyse(rules, rows, current["stable"], candidate.tag, current["rollout"]["min_samples"])
     if quiet_hold and last is not None and _same_hold(last, result):
         return last
     who = ledger.actor(repo)
@@ -83,12 +83,12 @@ def one_step(
     )
 
 
-def _same_hold(last: ledger.Event, result: analysis.Analysis) -> bool:
+def _same_hold(last: ledger.Event, result: gates.Analysis) -> bool:
     """An inconclusive verdict on the same data as the last one: nothing new to record."""
     previous = last.get("analysis") or {}
     return (
-        result.verdict == analysis.INCONCLUSIVE
-        and previous.get("verdict") == analysis.INCONCLUSIVE
+        result.verdict == gates.INCONCLUSIVE
+        and previous.get("verdict") == gates.INCONCLUSIVE
         and previous.get("metrics") == result.as_json()["metrics"]
     )
 

@@ -3,15 +3,17 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from gitmodelver import evaluation, output, signature, tagmsg, versions
+from gitmodelver import output
 from gitmodelver.commands import open_version
-from gitmodelver.digest import state_digest
-from gitmodelver.system import tree_snapshot
+from gitmodelver.core import evaluation
+from gitmodelver.core.digest import state_digest
+from gitmodelver.gitstore import signature, tagmsg, versions
+from gitmodelver.gitstore.system import tree_snapshot
 
 
 def deployments_of(repo: Any, tag: str) -> list[dict[str, Any]]:
     """Every ledger event that involved this version, with its share after the event."""
-    from gitmodelver.ledger import Ledger
+    from gitmodelver.deploy.ledger import Ledger
 
     book = Ledger(repo)
     found = []

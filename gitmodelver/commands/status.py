@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import argparse
 
-from gitmodelver import output, pins, plan
+from gitmodelver import output
 from gitmodelver.commands import open_system
-from gitmodelver.tagmsg import change_line
+from gitmodelver.core import pins
+from gitmodelver.gitstore.tagmsg import change_line
+from gitmodelver.release import plan
 
 
 def run(args: argparse.Namespace) -> int:

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import argparse
 
-from gitmodelver import output, system, verify, versions
+from gitmodelver import output
 from gitmodelver.commands import version_of
 from gitmodelver.errors import UsageError
-from gitmodelver.repo import Repo
-from gitmodelver.system import System
+from gitmodelver.gitstore import system, versions
+from gitmodelver.gitstore.repo import Repo
+from gitmodelver.gitstore.system import System
+from gitmodelver.release import verify
 
 Targets = list[tuple[System, list[versions.Release]]]
 
@@ -54,10 +56,15 @@ def _print(reports: list[verify.VersionReport]) -> None:
 def run(args: argparse.Namespace) -> int:
     repo = Repo(args.directory)
     remote = (args.dvc_remote or "") if args.remote or args.dvc_remote else None
+    extra = None
+    if remote is not None or args.deep:
+        from gitmodelver.dvc import object_checks  # DVC only when its objects are asked about
+
+        extra = object_checks.factory(remote, args.deep)
     reports = [
         report
         for sys_, releases in _targets(repo, args)
-        for report in verify.verify_releases(repo, sys_, releases, remote=remote, deep=args.deep)
+        for report in verify.verify_releases(repo, sys_, releases, extra=extra)
     ]
     if args.json:
         output.emit_json({"ok": all(r.ok for r in reports), "versions": [r.as_json() for r in reports]})

@@ -1,0 +1,364 @@
+"""Manifest validation: the JSON Schema plus the path rules, every problem at once, with TOML lines.
+
+Each problem is one line ``{file}:{line}: {location}: {message}`` where the location is JSON-pointer-like
+(``/base_model/revision``), so editors and CI annotate the right line and people read what to change.
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+import functools
+import json
+import posixpath
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from gitmodelver.core.filerefs import FileRef, iter_file_refs
+from gitmodelver.core.tomlpos import line_index, line_of
+from gitmodelver.errors import ManifestError
+
+SCHEMA_PATH = Path(__file__).parent.parent / "schemas" / "manifest.schema.json"
+CHECK_FIX = "edit the manifest and run `git modelver status`"
+
+Location = tuple[str | int, ...]
+
+# tomllib appends the position to its message; we move it to the front like every other problem.
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+_TOML_AT_END = " (at end of document)"
+# `C:/x` is absolute on Windows and must not be read as a relative path on POSIX.
+_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
+
+_TYPE_NAMES = {
+    "object": "a table",
+    "array": "an array",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "nothing",
+}
+_BOUNDS = {
+    "minimum": "at least",
+    "exclusiveMinimum": "more than",
+    "maximum": "at most",
+    "exclusiveMaximum": "less than",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    location: Location
+    message: str
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def parse_toml(text: str, file: str) -> dict[str, Any]:
+    """The manifest's data; malformed TOML becomes a ManifestError with its line."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line, message = _decode_error_position(str(exc), text)
+        raise ManifestError(
+            file,
+            [f"{file}:{line}: malformed TOML: {message}"],
+            fix=f"fix the TOML syntax at line {line} and run `git modelver status`",
+        ) from exc
+
+
+def validate(
+    data: Mapping[str, Any],
+    text: str,
+    file: str,
+    *,
+    root: Path | None = None,
+    base: Path | None = None,
+    schema_known_valid: bool = False,
+) -> list[str]:
+    """Every problem in the manifest, sorted by line; empty when it is valid.
+
+    ``text`` is the TOML the data came from (for line numbers). ``root`` (the repository's working tree)
+    and ``base`` (the manifest's folder) turn on the working-tree checks (symlinks). Without ``root``, a
+    relative ``base`` is the manifest's folder inside the repository for the ``..`` rule, and without
+    either the manifest's folder is taken to be the repository root. A missing file is not a validation
+    problem: the commands that read files report it with more context.
+    """
+    schema = [] if schema_known_valid else list(_schema_problems(data))
+    problems = {*schema, *_path_problems(data, root, base)}
+    if not problems:
+        return []
+    index = line_index(text)
+    located = [(line_of(index, p.location), p) for p in problems]
+    # Unknown lines last; the location then the message keep the order stable within one line.
+    located.sort(key=lambda lp: (lp[0] is None, lp[0] or 0, _pointer(lp[1].location), lp[1].message))
+    return [_render(file, line, problem) for line, problem in located]
+
+
+def check(
+    data: Mapping[str, Any],
+    text: str,
+    file: str,
+    *,
+    root: Path | None = None,
+    base: Path | None = None,
+    schema_known_valid: bool = False,
+) -> None:
+    """Raise ManifestError carrying every problem when the manifest is invalid."""
+    problems = validate(data, text, file, root=root, base=base, schema_known_valid=schema_known_valid)
+    if problems:
+        raise ManifestError(file, problems, fix=CHECK_FIX)
+
+
+@functools.lru_cache(maxsize=1)
+def manifest_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return schema
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _render(file: str, line: int | None, problem: Problem) -> str:
+    where = file if line is None else f"{file}:{line}"
+    return f"{where}: {_pointer(problem.location)}: {problem.message}"
+
+
+def _pointer(location: Location) -> str:
+    # RFC 6901 escaping, so a key such as "prompts/**" stays one segment.
+    return "/" + "/".join(str(part).replace("~", "~0").replace("/", "~1") for part in location)
+
+
+def _decode_error_position(message: str, text: str) -> tuple[int, str]:
+    match = _TOML_POSITION.search(message)
+    if match:
+        return int(match.group(1)), message[: match.start()]
+    # "at end of document": the last line is where the reader has to look.
+    return max(len(text.splitlines()), 1), message.removesuffix(_TOML_AT_END)
+
+
+# --------------------------------------------------------------------------- schema
+
+
+@functools.lru_cache(maxsize=1)
+def _validator() -> Any:
+    import jsonschema  # lazy: hooks that never validate a manifest must not pay for this import
+
+    base = jsonschema.Draft202012Validator
+    # TOML tells integers from floats: `max_batch_size = 32.0` is not an integer, whatever JSON says.
+    # Tables may come from tomlkit (Mapping subclasses), not only dicts.
+    checker = base.TYPE_CHECKER.redefine_many({"integer": _is_integer, "object": _is_table})
+    return jsonschema.validators.extend(base, type_checker=checker)(manifest_schema())
+
+
+def _is_integer(checker: object, instance: object) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+def _is_table(checker: object, instance: object) -> bool:
+    return isinstance(instance, Mapping)
+
+
+def _schema_problems(data: Mapping[str, Any]) -> Iterator[Problem]:
+    for error in _validator().iter_errors(data):
+        yield from _explain(error)
+
+
+def _explain(error: Any) -> Iterator[Problem]:
+    """Readable problems for one jsonschema error (one error may name several keys)."""
+    location: Location = tuple(error.absolute_path)
+    keyword: str = error.validator
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    instance = error.instance
+    template = _template(schema, keyword)
+    if keyword == "required" and isinstance(instance, Mapping):
+        # jsonschema yields one error per missing key but does not say which; dedupe happens later.
+        for name in error.validator_value:
+            if name not in instance:
+                yield Problem(location, template or f"missing required key {name!r}")
+        return
+    if keyword == "additionalProperties" and error.validator_value is False:
+        for name in _extra_keys(schema, instance):
+            yield Problem((*location, name), _unknown_key(name, schema))
+        return
+    if template:
+        yield Problem(location, template.format(value=_show(instance), type=_toml_type(instance)))
+        return
+    yield Problem(location, _generic_message(keyword, error.validator_value, instance, error.message))
+
+
+def _template(schema: Mapping[str, Any], keyword: str) -> str | None:
+    """The schema's own wording (``x-message``) for a failure of ``keyword``, if it has one."""
+    custom = schema.get("x-message")
+    if isinstance(custom, Mapping):
+        custom = custom.get(keyword)
+    return custom if isinstance(custom, str) else None
+
+
+def _generic_message(keyword: str, expected: Any, instance: Any, fallback: str) -> str:
+    value = _show(instance)
+    if keyword == "type":
+        wanted = [expected] if isinstance(expected, str) else list(expected)
+        names = " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
+        return f"expected {names}, got {_toml_type(instance)} {value}"
+    if keyword in ("enum", "const"):
+        options = expected if keyword == "enum" else [expected]
+        return f"{value} is not one of {', '.join(_show(o) for o in options)}"
+    if keyword == "pattern":
+        return f"{value} does not match the pattern {expected!r}"
+    if keyword in _BOUNDS:
+        return f"{value} is out of range (must be {_BOUNDS[keyword]} {expected})"
+    if keyword in ("minLength", "minItems", "minProperties"):
+        return "must not be empty" if expected == 1 else f"needs at least {expected} entries"
+    if keyword == "format":
+        return f"{value} is not a valid {expected}"
+    return str(fallback)
+
+
+def _extra_keys(schema: Mapping[str, Any], instance: Any) -> list[str]:
+    if not isinstance(instance, Mapping):
+        return []
+    known = schema.get("properties", {})
+    patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
+    return [k for k in instance if k not in known and not any(p.search(k) for p in patterns)]
+
+
+def _unknown_key(name: str, schema: Mapping[str, Any]) -> str:
+    known = sorted(schema.get("properties", {}))
+    close = difflib.get_close_matches(name, known, n=1)
+    if close:
+        return f"unknown key {name!r} (did you mean {close[0]!r}?)"
+    return f"unknown key {name!r} (known keys: {', '.join(known)})"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    return repr(value)
+
+
+def _toml_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, Mapping):
+        return "table"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, datetime.datetime):
+        return "date-time"
+    if isinstance(value, datetime.date):
+        return "date"
+    if isinstance(value, datetime.time):
+        return "time"
+    return type(value).__name__
+
+
+# --------------------------------------------------------------------------- path rules
+
+
+def _path_problems(data: Mapping[str, Any], root: Path | None, base: Path | None) -> Iterator[Problem]:
+    rules = _PathRules(root, base)
+    for ref in iter_file_refs(data):
+        message = rules.check(ref.target, file=ref.kind == "path")
+        if message:
+            yield Problem((*ref.key, ref.kind), message)
+        for index, target in _trained_on(data, ref):
+            message = rules.check(target)
+            if message:
+                yield Problem((*ref.key, "trained_on", index), message)
+
+
+def _trained_on(data: Mapping[str, Any], ref: FileRef) -> Iterator[tuple[int, str]]:
+    """The lineage paths of a reference; entries that are not strings are the schema's to report."""
+    table: Any = data
+    for name in ref.key:
+        table = table[name]
+    entries = table.get("trained_on")
+    if isinstance(entries, list):
+        yield from ((i, e) for i, e in enumerate(entries) if isinstance(e, str))
+
+
+class _PathRules:
+    """Checks one target path; knows where the manifest sits inside the repository."""
+
+    def __init__(self, root: Path | None, base: Path | None) -> None:
+        # Only a real working tree can be asked about symlinks.
+        self.root = root.resolve() if root is not None else None
+        self.folder = _folder_in_repo(root, base)
+
+    def check(self, target: str, *, file: bool = False) -> str | None:
+        """The problem with ``target``, if any; ``file``: it must name a file (a ``path`` reference),
+        where a ``dvc`` output may be a directory."""
+        if not target.strip():
+            return "empty path (give a file relative to the manifest's folder)"
+        if "\\" in target:
+            return f"'{target}' uses '\\'; write paths with '/'"
+        if target.startswith("/") or _WINDOWS_DRIVE.match(target):
+            return f"'{target}' is absolute; paths are relative to the manifest's folder"
+        inside = posixpath.normpath(posixpath.join(str(self.folder), target))
+        if inside == ".." or inside.startswith("../"):
+            return f"'{target}' leaves the repository ('..' climbs above its root)"
+        if posixpath.normpath(target) == ".":
+            return f"'{target}' is the manifest's own folder; name a file in it"
+        if self.root is None:
+            return None
+        problem = _symlink_problem(self.root, [*self.folder.parts, *target.split("/")])
+        if problem is None and file and (self.root / inside).is_dir():
+            return f"'{target}' is a directory; a path reference names one file"
+        return problem
+
+
+def _folder_in_repo(root: Path | None, base: Path | None) -> PurePosixPath:
+    """The manifest's folder relative to the repository root ('.' when unknown or outside it).
+
+    Without a working tree (a manifest read from Git objects) a relative ``base`` is that folder.
+    """
+    if base is None:
+        return PurePosixPath(".")
+    if root is None:
+        return PurePosixPath(base.as_posix()) if not base.is_absolute() else PurePosixPath(".")
+    for folder, top in ((base, root), (base.resolve(), root.resolve())):
+        try:
+            return PurePosixPath(folder.relative_to(top).as_posix())
+        except ValueError:
+            continue
+    return PurePosixPath(".")
+
+
+def _symlink_problem(root: Path, parts: list[str]) -> str | None:
+    """Walk the path the way the OS does (symlinks first, then '..') and stop where it leaves ``root``.
+
+    ``root`` is resolved. Files that do not exist are fine here: only where links point matters.
+    """
+    current = root
+    for part in parts:
+        if part in ("", "."):
+            continue
+        if part == "..":
+            current = current.parent
+            if not current.is_relative_to(root):
+                return "symlink leaves the repository ('..' after a symlink climbs above its root)"
+            continue
+        step = current / part
+        if not step.is_symlink():
+            current = step
+            continue
+        try:
+            dest = step.resolve()
+        except (OSError, RuntimeError) as exc:  # a symlink loop
+            return f"symlink '{step.relative_to(root).as_posix()}' cannot be resolved ({exc})"
+        if not dest.is_relative_to(root):
+            return f"symlink leaves the repository: '{step.relative_to(root).as_posix()}' -> '{dest}'"
+        current = dest
+    return None

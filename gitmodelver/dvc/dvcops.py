@@ -1,0 +1,410 @@
+"""Every call into DVC: the objects a version needs, the cache, remotes, fetch, checkout and push.
+
+What a version needs is read from Git (pointer files and dvc.lock as YAML, see ``dvcfiles``); DVC moves
+and links the bytes. DVC is imported inside the functions that use it, so hooks and plain ``verify``
+never pay for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import posixpath
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gitmodelver.core import dvcfiles
+from gitmodelver.core.filerefs import Tree, join
+from gitmodelver.core.manifest import Manifest
+from gitmodelver.errors import CheckFailed, ModelverError, UsageError
+
+MD5 = "md5"  # DVC 3 outputs: objects under cache/files/md5
+LEGACY = "md5-dos2unix"  # DVC 2 outputs: objects at the top of the cache
+DEFAULT_LINKS = ("reflink", "copy")  # DVC's own default for cache.type
+LOCAL_REMOTE = "modelver-local"
+
+
+@dataclass(frozen=True)
+class Output:
+    """One DVC output that a manifest references, as recorded at one commit."""
+
+    ref: str  # the manifest key, e.g. "weights.adapter"
+    path: str  # repo-relative path of the output
+    md5: str  # what the pointer / dvc.lock records ("….dir" for directories)
+    pin: str | None  # what the manifest pins
+    hash_name: str  # MD5 or LEGACY
+    target: str  # what to hand DVC: the pointer file, or the dvc.lock output path
+    size: int | None = None
+
+    @property
+    def is_dir(self) -> bool:
+        return self.md5.endswith(".dir")
+
+
+@dataclass(frozen=True)
+class Obj:
+    """One content-addressed object in a DVC cache or remote."""
+
+    md5: str
+    hash_name: str
+    owner: str  # the manifest key it belongs to, for messages
+    relpath: str = ""  # inside a directory output; "" for the output itself
+
+    @property
+    def is_dir(self) -> bool:
+        return self.md5.endswith(".dir")
+
+
+def _hash_name(tree: Tree, out: dvcfiles.DvcOut) -> str:
+    """DVC 3 writes ``hash: md5`` next to each output; outputs without it are DVC 2 (legacy) ones."""
+    raw = tree.read(out.source)
+    doc = dvcfiles.parse_yaml(raw) if raw is not None else None
+    if not isinstance(doc, dict):
+        return MD5
+    if out.stage is not None:
+        entries = ((doc.get("stages") or {}).get(out.stage) or {}).get("outs") or []
+    else:
+        entries = doc.get("outs") or []
+    folder = posixpath.dirname(out.source)
+    for entry in entries:
+        if isinstance(entry, dict) and join(folder, str(entry.get("path", ""))) == out.path:
+            return MD5 if entry.get("hash") == MD5 else LEGACY
+    return MD5
+
+
+def _target(tree: Tree, repo_path: str, out: dvcfiles.DvcOut) -> str:
+    if repo_path.endswith(".dvc"):
+        return repo_path
+    if tree.exists(repo_path + ".dvc"):
+        return repo_path + ".dvc"
+    return out.path
+
+
+def outputs(tree: Tree, m: Manifest) -> tuple[list[Output], list[str]]:
+    """The DVC outputs the manifest references in ``tree``, and the references that resolve to none."""
+    found, unresolved = [], []
+    for ref in m.refs:
+        if ref.kind != "dvc":
+            continue
+        repo_path = join(m.base, ref.target)
+        out = dvcfiles.resolve(tree, repo_path)
+        if out is None:
+            unresolved.append(f"{ref.dotted}: {repo_path} records no DVC output")
+            continue
+        target = _target(tree, repo_path, out)
+        found.append(Output(ref.dotted, out.path, out.md5, ref.pin, _hash_name(tree, out), target, out.size))
+    return found, unresolved
+
+
+def object_path(cache: Path, md5: str, hash_name: str) -> Path:
+    base = cache / "files" / "md5" if hash_name == MD5 else cache
+    return base / md5[:2] / md5[2:]
+
+
+def dir_entries(data: bytes) -> list[tuple[str, str]]:
+    """(relpath, md5) of every file a ``.dir`` object lists."""
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return []
+    if not isinstance(doc, list):
+        return []
+    return [
+        (str(e["relpath"]), str(e["md5"]))
+        for e in doc
+        if isinstance(e, dict) and isinstance(e.get("relpath"), str) and isinstance(e.get("md5"), str)
+    ]
+
+
+def md5_file(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "md5").hexdigest()
+
+
+def md5_of(md5: str) -> str:
+    """The hash an object's bytes must have: a ``.dir`` object is named after the md5 of its listing."""
+    return md5.removesuffix(".dir")
+
+
+class HashCache:
+    """md5s of files already hashed, trusted while inode, size and mtime are unchanged.
+
+    This is the bargain DVC's own state makes: an edit moves mtime, so a cached hash never outlives it;
+    bit rot (and a deliberately restored mtime) escapes it, which is what ``--deep`` rehashes for.
+    ctime is left out on purpose: every hardlink DVC makes to a cache object changes the object's ctime,
+    which would make ``cache.type = hardlink`` rehash gigabytes on every checkout.
+    """
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+        self.entries: dict[str, list[Any]] = {}
+        self.dirty = False
+        try:
+            doc = json.loads(file.read_text("utf-8"))
+            if isinstance(doc, dict):
+                self.entries = doc
+        except (OSError, ValueError):
+            pass
+
+    @staticmethod
+    def _key(st: os.stat_result) -> list[int]:
+        return [st.st_ino, st.st_size, st.st_mtime_ns]
+
+    def cached(self, path: Path, st: os.stat_result | None = None) -> str | None:
+        """The md5 recorded for ``path`` while it is unchanged, else None."""
+        entry = self.entries.get(str(path))
+        if entry is not None and entry[:-1] == self._key(st or path.stat()):
+            return str(entry[-1])
+        return None
+
+    def md5(self, path: Path, *, rehash: bool = False) -> str:
+        st = path.stat()
+        known = None if rehash else self.cached(path, st)
+        if known is not None:
+            return known
+        value = md5_file(path)
+        self.record(path, value, st)
+        return value
+
+    def record(self, path: Path, md5: str, st: os.stat_result | None = None) -> None:
+        self.entries[str(path)] = [*self._key(st or path.stat()), md5]
+        self.dirty = True
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        tmp = self.file.with_name(f"{self.file.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps(self.entries), "utf-8")
+            os.replace(tmp, self.file)
+            self.dirty = False
+        except OSError:
+            tmp.unlink(missing_ok=True)  # a cache we cannot write only costs a rehash next time
+
+
+@dataclass(frozen=True)
+class Store:
+    """The DVC side of one working tree: where its cache is, how it links, which remote is default."""
+
+    root: Path
+    cache: Path
+    links: tuple[str, ...]
+    default_remote: str | None
+
+    @classmethod
+    def open(cls, root: Path) -> Store:
+        if not (root / ".dvc").is_dir():
+            raise UsageError(
+                f"{root}: DVC is not initialized here", fix="run `dvc init` (or `git modelver init`)"
+            )
+        conf = _config(root)
+        cache = conf["cache"].get("dir")
+        links = conf["cache"].get("type")
+        if isinstance(links, str):
+            links = [t.strip() for t in links.split(",") if t.strip()]
+        return cls(
+            root,
+            Path(cache) if cache else root / ".dvc" / "cache",
+            tuple(links) if links else DEFAULT_LINKS,
+            conf["core"].get("remote"),
+        )
+
+    @property
+    def links_configured(self) -> bool:
+        return self.links != DEFAULT_LINKS
+
+    def path(self, obj: Obj) -> Path:
+        return object_path(self.cache, obj.md5, obj.hash_name)
+
+    def has(self, obj: Obj) -> bool:
+        return self.path(obj).is_file()
+
+    def expand(self, out: Output, *, remote_read: Any = None) -> tuple[list[Obj], bool]:
+        """Every object of ``out`` (a directory's listing and its files); False when the listing is unknown.
+
+        ``remote_read(obj) -> bytes | None`` fetches a listing the cache lacks, without storing it.
+        """
+        top = Obj(out.md5, out.hash_name, out.ref)
+        if not out.is_dir:
+            return [top], True
+        data = self.path(top).read_bytes() if self.has(top) else (remote_read(top) if remote_read else None)
+        if data is None:
+            return [top], False
+        entries = [Obj(md5, out.hash_name, out.ref, rel) for rel, md5 in dir_entries(data)]
+        return [top, *entries], True
+
+
+def _config(root: Path) -> Any:
+    from dvc.config import Config, ConfigError
+
+    try:
+        return Config(dvc_dir=str(root / ".dvc"))
+    except ConfigError as exc:
+        raise UsageError(
+            f"{root}/.dvc: {exc}", fix="fix the DVC configuration (`dvc config --list`)"
+        ) from exc
+
+
+@contextmanager
+def _dvc(root: Path) -> Iterator[Any]:
+    """A DVC repository object, with DVC's errors turned into ours."""
+    from dvc.config import NoRemoteError, RemoteConfigError
+    from dvc.exceptions import DvcException
+
+    try:
+        from dvc.repo import Repo as DvcRepo
+
+        with DvcRepo(str(root)) as dvc_repo:
+            yield dvc_repo
+    except NoRemoteError as exc:
+        raise UsageError(
+            "no DVC remote is configured", fix="add one: `dvc remote add -d storage s3://bucket/path`"
+        ) from exc
+    except RemoteConfigError as exc:
+        raise UsageError(f"DVC remote: {exc}", fix="check `dvc remote list`") from exc
+    except ModelverError:
+        raise
+    except DvcException as exc:
+        raise CheckFailed(f"dvc: {exc}", fix="rerun with --debug to see DVC's traceback") from exc
+    except OSError as exc:  # a remote or cache that cannot be read or written: the user's to fix
+        raise CheckFailed(
+            f"DVC storage is not usable: {exc}",
+            fix="check the remote's URL and your access (`dvc remote list`)",
+        ) from exc
+
+
+def _hash_infos(objs: Iterable[Obj]) -> list[Any]:
+    from dvc_data.hashfile.hash_info import HashInfo
+
+    return [HashInfo(o.hash_name, o.md5) for o in {(o.md5, o.hash_name): o for o in objs}.values()]
+
+
+def _remote_odb(dvc_repo: Any, remote: str | None, hash_name: str) -> Any:
+    return dvc_repo.cloud.get_remote_odb(remote or None, "push", hash_name=hash_name)
+
+
+def remote_missing(root: Path, objs: Iterable[Obj], remote: str | None) -> list[Obj]:
+    """The objects the DVC remote does not hold."""
+    objs = list(objs)
+    missing: list[Obj] = []
+    with _dvc(root) as dvc_repo:
+        for hash_name in {o.hash_name for o in objs}:
+            group = [o for o in objs if o.hash_name == hash_name]
+            odb = _remote_odb(dvc_repo, remote, hash_name)
+            present = set(odb.oids_exist(sorted({o.md5 for o in group})))
+            missing += [o for o in group if o.md5 not in present]
+    return missing
+
+
+def remote_reader(root: Path, remote: str | None) -> Any:
+    """A function reading one object's bytes from the remote (for ``.dir`` listings the cache lacks)."""
+
+    def read(obj: Obj) -> bytes | None:
+        with _dvc(root) as dvc_repo:
+            odb = _remote_odb(dvc_repo, remote, obj.hash_name)
+            try:
+                return bytes(odb.fs.cat_file(odb.oid_to_path(obj.md5)))
+            except (OSError, FileNotFoundError):
+                return None
+
+    return read
+
+
+def remote_url(root: Path, remote: str | None) -> str:
+    conf = _config(root)
+    name = remote or conf["core"].get("remote")
+    if not name:
+        return "(no default remote)"
+    return str(conf["remote"].get(name, {}).get("url", name))
+
+
+def pull(root: Path, objs: Iterable[Obj], remote: str | None) -> None:
+    """Download the objects into the cache of ``root`` (DVC shows progress on a terminal)."""
+    infos = _hash_infos(objs)
+    if not infos:
+        return
+    with _dvc(root) as dvc_repo:
+        dvc_repo.cloud.pull(infos, remote=remote or None)
+
+
+def push(root: Path, objs: Iterable[Obj], remote: str | None) -> None:
+    infos = _hash_infos(objs)
+    if not infos:
+        return
+    with _dvc(root) as dvc_repo:
+        dvc_repo.cloud.push(infos, remote=remote or None)
+
+
+def checkout(root: Path, targets: Iterable[str]) -> None:
+    """``dvc checkout`` of the targets in ``root``, linking from the cache as cache.type says."""
+    paths = [str(root / t) for t in targets]  # DVC resolves workspace targets against the process cwd
+    if not paths:
+        return
+    with _dvc(root) as dvc_repo:
+        dvc_repo.checkout(targets=paths, force=True)
+
+
+def share_cache(store: Store, worktree: Path) -> None:
+    """Point a new worktree at the main cache (and its link type), so nothing is copied twice."""
+    lines = ["[cache]", f"    dir = {store.cache}"]
+    if store.links_configured:
+        lines.append(f"    type = {','.join(store.links)}")
+    config = worktree / ".dvc" / "config.local"
+    config.parent.mkdir(exist_ok=True)
+    config.write_text("\n".join(lines) + "\n", "utf-8")
+
+
+def ensure(store: Store, outs: Iterable[Output], remote: str | None) -> list[Obj]:
+    """Make every object of ``outs`` present in the cache, pulling what it lacks; returns them all."""
+    outs = list(outs)
+    tops = [Obj(o.md5, o.hash_name, o.ref) for o in outs]
+    pull(store.root, [o for o in tops if not store.has(o)], remote)  # directory listings first
+    objs: list[Obj] = []
+    for out in outs:
+        expanded, known = store.expand(out)
+        if not known:
+            raise CheckFailed(
+                f"{out.ref}: {out.path} ({out.md5}) is neither in the DVC cache nor on remote "
+                f"{remote_url(store.root, remote)}",
+                fix=f"push it from a clone that has it (`dvc push {out.target}`)",
+            )
+        objs += expanded
+    pull(store.root, [o for o in objs if not store.has(o)], remote)
+    lost = [o for o in objs if not store.has(o)]
+    if lost:
+        first = lost[0]
+        where = f"{first.owner}" + (f"/{first.relpath}" if first.relpath else "")
+        raise CheckFailed(
+            f"{len(lost)} DVC object(s) are neither in the cache nor on remote "
+            f"{remote_url(store.root, remote)}, e.g. {where} ({first.md5})",
+            fix="push them from a clone that has them (`git modelver push`)",
+        )
+    return objs
+
+
+def ensure_default_remote(root: Path, storage: Path) -> Path | None:
+    """Give a repository without any DVC remote a local default one, so push and reproduce work offline.
+
+    It goes to ``.dvc/config.local``: a folder on this machine means nothing in a teammate's clone.
+    """
+    conf = _config(root)
+    if conf["remote"]:
+        return None
+    storage.mkdir(parents=True, exist_ok=True)
+    with conf.edit("local") as local:
+        local["remote"][LOCAL_REMOTE] = {"url": str(storage)}
+        local["core"]["remote"] = LOCAL_REMOTE
+    return storage
+
+
+def human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.1f} {unit}" if unit != "B" else f"{size} B"
+        value /= 1024
+    return f"{size} B"

@@ -1,0 +1,209 @@
+"""Publishing (SPEC §5 ``push``): DVC objects first, then the branch, the version tags and the ledger.
+
+Each step runs only when the one before it succeeded, and the DVC remote is asked whether it really
+holds every object before any ref moves: a tag never reaches the Git remote before its weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pygit2
+
+from gitmodelver.dvc import dvcops
+from gitmodelver.errors import CheckFailed, Conflict, ModelverError, UsageError
+from gitmodelver.gitstore import proc, system, versions
+from gitmodelver.gitstore.repo import Repo
+from gitmodelver.gitstore.system import System
+from gitmodelver.gitstore.versions import Release
+from gitmodelver.release.verify import manifest_of
+
+LEDGER = "refs/heads/modelver/ledger"
+Say = Callable[[str], None]
+
+
+@dataclass
+class Pushed:
+    remote: str
+    dvc_remote: str | None = None
+    objects: int = 0  # DVC objects uploaded
+    branch: str | None = None
+    tags: list[str] = field(default_factory=list)
+    ledger: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "remote": self.remote,
+            "dvc_remote": self.dvc_remote,
+            "objects_pushed": self.objects,
+            "branch": self.branch,
+            "tags": self.tags,
+            "ledger": self.ledger,
+        }
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def remote_refs(repo: Repo, remote: str) -> dict[str, str]:
+    """What the Git remote has: ref name -> object id (peeled ``^{}`` entries dropped)."""
+    result = repo.run("ls-remote", "--tags", "--heads", remote, check=False)
+    if result.returncode != 0:
+        raise CheckFailed(
+            f"cannot read Git remote {remote}: {git_error(result)}",
+            fix=f"check its URL with `git remote -v`, or add it: `git remote add {remote} URL`",
+        )
+    refs = {}
+    for line in result.out.splitlines():
+        oid, _, name = line.partition("\t")
+        if name and not name.endswith("^{}"):
+            refs[name] = oid
+    return refs
+
+
+def pending(repo: Repo, systems: Iterable[System], there: dict[str, str]) -> list[tuple[System, Release]]:
+    """Version tags the remote lacks; a remote tag of the same name on another object is a conflict."""
+    todo, moved = [], []
+    for sys_ in systems:
+        for release in versions.list_releases(repo, sys_.name):
+            remote_oid = there.get(versions.TAG_PREFIX + release.tag)
+            if remote_oid is None:
+                todo.append((sys_, release))
+            elif remote_oid != release.target:
+                moved.append(release.tag)
+    if moved:
+        raise Conflict(
+            f"the remote has {', '.join(moved[:3])} on another object: a version tag was moved on one side; "
+            "nothing was pushed",
+            fix="compare with `git ls-remote --tags` and `git modelver verify --all`",
+        )
+    return todo
+
+
+def outputs_at(repo: Repo, sys_: System, commit: pygit2.Commit, label: str) -> list[dvcops.Output]:
+    tree = repo.commit_tree(commit, label)
+    m = manifest_of(repo, sys_, commit, label)
+    if m is None:
+        return []
+    outs, unresolved = dvcops.outputs(tree, m)
+    if unresolved:
+        raise UsageError(f"{label}: {unresolved[0]}", fix=f"`git modelver verify {label}`")
+    return outs
+
+
+def push_objects(repo: Repo, outs: list[dvcops.Output], dvc_remote: str | None, say: Say) -> int:
+    """Upload what the DVC remote lacks and confirm it arrived; returns the number of objects sent."""
+    if not outs:
+        return 0
+    store = dvcops.Store.open(repo.root)
+    reader = dvcops.remote_reader(repo.root, dvc_remote)
+    objs: dict[tuple[str, str], dvcops.Obj] = {}
+    for out in outs:
+        expanded, known = store.expand(out, remote_read=reader)
+        if not known:
+            raise CheckFailed(
+                f"{out.ref}: {out.path} ({out.md5}) is neither in the DVC cache nor on the DVC remote",
+                fix=f"restore the weights and `dvc add` them, or fetch them (`dvc fetch {out.target}`)",
+            )
+        objs.update({(o.md5, o.hash_name): o for o in expanded})
+    missing = dvcops.remote_missing(repo.root, objs.values(), dvc_remote)
+    url = dvcops.remote_url(repo.root, dvc_remote)
+    if missing:
+        absent = [o for o in missing if not store.has(o)]
+        if absent:
+            o = absent[0]
+            raise CheckFailed(
+                f"{o.owner}: DVC object {o.md5} is neither in the cache nor on {url}; nothing was pushed",
+                fix="fetch it from where it lives (`dvc fetch -T`) or re-add the weights with `dvc add`",
+            )
+        say(f"pushing {len(missing)} DVC object(s) to {url}")
+        dvcops.push(repo.root, missing, dvc_remote)
+        still = dvcops.remote_missing(repo.root, missing, dvc_remote)
+        if still:
+            raise CheckFailed(
+                f"{len(still)} DVC object(s) did not reach {url} (e.g. {still[0].owner}); "
+                "no Git ref was pushed",
+                fix="fix access to the DVC remote, then `git modelver push` again",
+            )
+    return len(missing)
+
+
+def _git_push(repo: Repo, remote: str, refspecs: list[str], what: str, *, atomic: bool = False) -> None:
+    args = ["push", "--porcelain", *(["--atomic"] if atomic else []), remote, *refspecs]
+    result = repo.run(*args, check=False)
+    if result.returncode != 0:
+        raise CheckFailed(
+            f"pushing {what} to {remote} failed: {git_error(result)}",
+            fix=f"`git fetch {remote}` and integrate, then `git modelver push {remote}`",
+        )
+
+
+def git_error(result: proc.ProcessResult) -> str:
+    """What a failed git command says went wrong: a rejected ref (``--porcelain`` marks it ``!``), else
+    git's first ``fatal:``/``error:`` line; its last line is often the tail of a longer explanation."""
+    rejected = [ln.strip() for ln in result.out.splitlines() if ln.startswith("!")]
+    if rejected:
+        return rejected[0]
+    return proc.first_error_line(result.err or result.out)
+
+
+def push(
+    repo: Repo,
+    systems: list[System],
+    remote: str = "origin",
+    *,
+    dvc_remote: str | None = None,
+    say: Say = _quiet,
+) -> Pushed:
+    """DVC objects (unpublished versions, HEAD), then branch, tags and ledger; stops at the first failure."""
+    there = remote_refs(repo, remote)
+    todo = pending(repo, systems, there)
+    head = repo.head()
+    outs: list[dvcops.Output] = []
+    for sys_, release in todo:
+        commit = repo.git[pygit2.Oid(hex=release.commit)]
+        assert isinstance(commit, pygit2.Commit)
+        outs += outputs_at(repo, sys_, commit, release.tag)
+    if head is not None:
+        for sys_ in systems:
+            outs += outputs_at(repo, sys_, head, "HEAD")
+    result = Pushed(remote, dvc_remote)
+    result.objects = push_objects(repo, _unique(outs), dvc_remote, say)
+    ref = repo.head_ref()
+    if head is not None and ref != "HEAD":
+        say(f"pushing {ref.removeprefix('refs/heads/')} to {remote}")
+        _git_push(repo, remote, [f"{ref}:{ref}"], f"branch {ref.removeprefix('refs/heads/')}")
+        result.branch = ref.removeprefix("refs/heads/")
+    if todo:
+        tags = [f"{versions.TAG_PREFIX}{r.tag}" for _, r in todo]
+        say(f"pushing {len(tags)} version tag(s) to {remote}")
+        _git_push(repo, remote, [f"{t}:{t}" for t in tags], f"{len(tags)} version tag(s)", atomic=True)
+        result.tags = [r.tag for _, r in todo]
+    if repo.git.references.get(LEDGER) is not None:
+        _git_push(repo, remote, [f"{LEDGER}:{LEDGER}"], "the ledger")
+        result.ledger = True
+    return result
+
+
+def _unique(outs: list[dvcops.Output]) -> list[dvcops.Output]:
+    return list({(o.md5, o.hash_name): o for o in outs}.values())
+
+
+def push_release(repo: Repo, remote: str, tag: str, *, say: Say = _quiet) -> None:
+    """``release --push``: the version's DVC objects, then branch and tag in one atomic push."""
+    release = versions.resolve(repo, tag)
+    commit = repo.commit(release.commit)
+    sys_ = system.of_release(repo, release.name, commit, tag)
+    try:
+        push_objects(repo, outputs_at(repo, sys_, commit, tag), None, say)
+    except ModelverError as exc:
+        raise CheckFailed(
+            f"{tag} was released but not pushed: {exc.message}", fix=exc.fix or f"git modelver push {remote}"
+        ) from exc
+    ref = repo.head_ref()
+    refspecs = [f"{ref}:{ref}"] if ref != "HEAD" else []
+    tag_ref = f"{versions.TAG_PREFIX}{tag}"
+    _git_push(repo, remote, [*refspecs, f"{tag_ref}:{tag_ref}"], f"{tag} and its branch", atomic=True)

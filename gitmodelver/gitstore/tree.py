@@ -1,0 +1,201 @@
+"""Read files of one state of the repository: the working tree or a commit (no checkout)."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from functools import cached_property
+from pathlib import Path
+
+import pygit2
+
+
+class WorkTree:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.label = "WORKTREE"
+
+    def read(self, path: str) -> bytes | None:
+        try:
+            return (self.root / path).read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+
+    def blob(self, path: str) -> bytes | None:
+        """What `git add` would store: a symlink's target, the text after Git's filters."""
+        full = self.root / path
+        try:
+            if full.is_symlink():
+                return os.fsencode(os.readlink(full))
+            data = full.read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+        return self.filters.clean(path, data)
+
+    @cached_property
+    def filters(self) -> GitFilters:
+        return GitFilters(self.root)
+
+    def exists(self, path: str) -> bool:
+        return (self.root / path).exists()
+
+
+class CommitTree:
+    def __init__(self, repo: pygit2.Repository, commit: pygit2.Commit, label: str) -> None:
+        self.repo = repo
+        self.tree = commit.tree
+        self.label = label
+
+    def _entry(self, path: str) -> pygit2.Object | None:
+        try:
+            return self.tree[path]
+        except KeyError:
+            return None
+
+    def read(self, path: str) -> bytes | None:
+        entry = self._entry(path)
+        if entry is None or entry.type_str != "blob":
+            return None
+        return blob_data(self.repo, entry.id)
+
+    def blob(self, path: str) -> bytes | None:
+        return self.read(path)
+
+    def exists(self, path: str) -> bool:
+        return self._entry(path) is not None
+
+
+def blob_data(repo: pygit2.Repository, oid: pygit2.Oid) -> bytes | None:
+    """The bytes of a blob object (None for anything else)."""
+    blob = repo[oid]
+    return blob.data if isinstance(blob, pygit2.Blob) else None
+
+
+class IndexTree:
+    """The staged state: blobs as they are in the index, which is what a commit will hold."""
+
+    def __init__(self, repo: pygit2.Repository) -> None:
+        self.repo = repo
+        self.index = repo.index
+        self.label = "INDEX"
+
+    def read(self, path: str) -> bytes | None:
+        try:
+            entry = self.index[path]
+        except KeyError:
+            return None
+        return blob_data(self.repo, entry.id)
+
+    def blob(self, path: str) -> bytes | None:
+        return self.read(path)
+
+    def exists(self, path: str) -> bool:
+        return path in self.index
+
+
+_TRUE = {"true", "yes", "on", "1", "input"}
+
+
+class GitFilters:
+    """What Git does to a file's bytes on the way into a blob: line endings, ``ident``, filter drivers.
+
+    Most repositories convert nothing: without an attributes file and without ``core.autocrlf`` no filter
+    can apply, and a file's bytes are its blob. That is checked once per folder, so hashing a thousand
+    prompts stays a thousand reads; only paths a filter may touch ask libgit2 (or, for filter drivers
+    such as Git LFS, which libgit2 cannot run, the ``git`` command).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.repo = _repository_at(root)
+        self.everywhere = self.repo is not None and _repository_wide(self.repo)
+        self._folders: dict[str, bool] = {}
+
+    def clean(self, path: str, data: bytes) -> bytes:
+        """``data``, the working-tree bytes of ``path``, as Git stores them."""
+        if self.repo is None or not self._may_filter(path):
+            return data
+        try:
+            filters = self.repo.load_filter_list(path)
+            if self._has_driver(path) or (filters is not None and b"\0" in data):
+                return self._through_git(path, data)
+            return filters.apply_to_buffer(data) if filters is not None else data
+        except pygit2.GitError:
+            return data  # e.g. core.safecrlf refusing a conversion: `git add` refuses it too
+
+    def smudge(self, path: str, data: bytes) -> bytes:
+        """A blob's bytes as a checkout writes them to ``path`` (filter drivers aside)."""
+        if self.repo is None or not self._may_filter(path) or b"\0" in data:
+            return data
+        try:
+            filters = self.repo.load_filter_list(path, pygit2.enums.FilterMode.TO_WORKTREE)
+            return filters.apply_to_buffer(data) if filters is not None else data
+        except pygit2.GitError:
+            return data
+
+    def _may_filter(self, path: str) -> bool:
+        if self.everywhere:
+            return True
+        folder = posixpath.dirname(path)
+        while True:
+            if self._attributes_in(folder):
+                return True
+            if not folder:
+                return False
+            folder = posixpath.dirname(folder)
+
+    def _attributes_in(self, folder: str) -> bool:
+        if folder not in self._folders:
+            self._folders[folder] = (self.root / folder / ".gitattributes").exists()
+        return self._folders[folder]
+
+    def _has_driver(self, path: str) -> bool:
+        assert self.repo is not None
+        name = self.repo.get_attr(path, "filter")
+        if not isinstance(name, str):
+            return False
+        return any(f"filter.{name}.{key}" in self.repo.config for key in ("clean", "process"))
+
+    def _through_git(self, path: str, data: bytes) -> bytes:
+        """``git hash-object`` runs every filter, drivers included; the ``ffi`` buffer of libgit2 stops
+        at the first NUL byte, so binary data goes this way too. Writes the blob (as `git add` would)."""
+        from gitmodelver.gitstore import proc
+
+        oid = proc.git(self.root, "hash-object", "-w", "--stdin", f"--path={path}", stdin=data).out.strip()
+        assert self.repo is not None
+        blob = self.repo[oid]
+        return blob.data if isinstance(blob, pygit2.Blob) else data
+
+
+def _repository_at(root: Path) -> pygit2.Repository | None:
+    found = pygit2.discover_repository(str(root))
+    if found is None:
+        return None
+    repo = pygit2.Repository(found)
+    workdir = repo.workdir
+    return repo if workdir is not None and Path(workdir).resolve() == root.resolve() else None
+
+
+def _repository_wide(repo: pygit2.Repository) -> bool:
+    """Whether a filter may apply anywhere: core.autocrlf, or attributes from outside the tree."""
+    try:
+        autocrlf = str(repo.config["core.autocrlf"]).lower()
+    except KeyError:
+        autocrlf = ""
+    return autocrlf in _TRUE or any(p.exists() for p in _attribute_files(repo))
+
+
+def _attribute_files(repo: pygit2.Repository) -> list[Path]:
+    gitdir = Path(repo.path)
+    common = gitdir / "commondir"
+    files = [gitdir / "info" / "attributes"]
+    if common.exists():
+        files.append(gitdir / common.read_text().strip() / "info" / "attributes")
+    try:
+        files.append(Path(str(repo.config["core.attributesFile"])).expanduser())
+    except KeyError:
+        xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+        files.append(Path(xdg) / "git" / "attributes")
+    if not os.environ.get("GIT_ATTR_NOSYSTEM"):
+        files.append(Path("/etc/gitattributes"))
+    return files

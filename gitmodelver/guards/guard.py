@@ -1,0 +1,176 @@
+"""The pre-commit checks, judged on the staged state (the index, see ``staged``), never on the working
+tree: what is staged is what the commit will hold.
+
+Three checks (SPEC §9): ``prompt-guard`` (prompts match their pins, every prompt is named, no pin is
+edited by hand), ``manifest`` (the staged manifest is valid) and ``no-raw-weights`` (weights go to DVC).
+Each returns one Problem per thing wrong, naming the file and the command that fixes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import re
+import shlex
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from gitmodelver.core import pins
+from gitmodelver.core.filerefs import FileRef, iter_file_refs, join
+from gitmodelver.gitstore.repo import Repo
+from gitmodelver.guards.globs import glob_regex, relative_to
+from gitmodelver.guards.manifest_guard import manifest_check
+from gitmodelver.guards.problems import Problem
+from gitmodelver.guards.staged import Staged, StagedManifest
+from gitmodelver.guards.weights_guard import no_raw_weights
+
+# --------------------------------------------------------------------------- prompt-guard
+
+
+def _short(pin: str | None) -> str:
+    return f"{pin[:8]}…" if pin else "(none)"
+
+
+def lock_fix(st: Staged, m: StagedManifest) -> str:
+    """``git modelver lock`` for this manifest's system, then stage what it wrote."""
+    selector = ""
+    if len(st.manifests) > 1:
+        name = ((m.data or {}).get("system") or {}).get("name")
+        selector = f"--system {name} " if isinstance(name, str) else ""
+    return f"git modelver {selector}lock && git add {m.file}"
+
+
+def _prompt_globs(m: StagedManifest) -> list[re.Pattern[str]]:
+    globs = m.policy.get("prompt_globs")
+    if not isinstance(globs, list):
+        return []
+    return [glob_regex(g.strip("/")) for g in globs if isinstance(g, str) and g.strip("/")]
+
+
+def _matches(globs: Sequence[re.Pattern[str]], path: str, base: str) -> bool:
+    rel = relative_to(path, base)
+    return rel is not None and any(g.fullmatch(rel) for g in globs)
+
+
+def _head_pin(head: Mapping[str, Any] | None, ref: FileRef) -> str | None:
+    table: Any = head
+    for name in ref.key:
+        if not isinstance(table, Mapping):
+            return None
+        table = table.get(name)
+    value = table.get(ref.pin_field) if isinstance(table, Mapping) else None
+    return value if isinstance(value, str) else None
+
+
+class _PromptCheck:
+    """prompt-guard for one staged manifest."""
+
+    def __init__(self, st: Staged, m: StagedManifest) -> None:
+        assert m.data is not None
+        self.st = st
+        self.m = m
+        self.refs = list(iter_file_refs(m.data))
+        self.globs = _prompt_globs(m)
+        # Pins can only have been edited when the manifest itself changed; a new manifest (or one HEAD
+        # cannot parse) has nothing to compare with, so its pins are judged only against the files.
+        head = st.head_manifest(m.file) if st.manifest_changed(m) else m
+        self.head = head.data if head is not None and head.data is not None else m.data
+
+    def pin_edited(self, ref: FileRef) -> bool:
+        return ref.pin != _head_pin(self.head, ref)
+
+    def run(self) -> Iterator[Problem]:
+        for ref in self.refs:
+            path = join(self.m.base, ref.target)
+            if ref.kind == "path" and (ref.key[0] == "prompts" or _matches(self.globs, path, self.m.base)):
+                yield from self.prompt(ref, path)
+            elif ref.pin is not None and self.pin_edited(ref):
+                yield from self.other_pin(ref, path)
+        yield from self.unnamed()
+
+    def prompt(self, ref: FileRef, path: str) -> Iterator[Problem]:
+        data = self.st.blob(path)
+        if data is None:
+            yield Problem(
+                f"{self.m.file}: {ref.dotted} names {path}, which is not staged",
+                fix=f"git add {shlex.quote(path)}",
+            )
+            return
+        actual = hashlib.sha256(data).hexdigest()
+        if ref.pin == actual:
+            return
+        fix = lock_fix(self.st, self.m)
+        if ref.pin is None:
+            yield Problem(f"{path}: prompt {ref.dotted} is not pinned in {self.m.file}", fix=fix)
+        elif self.pin_edited(ref):
+            yield self.hand_edit(ref, path, actual)
+        else:
+            yield Problem(
+                f"{path}: staged prompt does not match its pin {ref.pin_path} in {self.m.file} "
+                f"({_short(ref.pin)} pinned, {_short(actual)} staged): edited without "
+                "`git modelver lock`",
+                fix=fix,
+            )
+
+    def other_pin(self, ref: FileRef, path: str) -> Iterator[Problem]:
+        actual = pins.actual_pin(self.st.tree, ref.kind, path)
+        if actual is not None and actual != ref.pin:
+            yield self.hand_edit(ref, path, actual)
+
+    def hand_edit(self, ref: FileRef, path: str, actual: str) -> Problem:
+        return Problem(
+            f"{self.m.file}: pin {ref.pin_path} was edited by hand: it says {_short(ref.pin)} but "
+            f"{path} is {_short(actual)}; pins are written by `git modelver lock`",
+            fix=lock_fix(self.st, self.m),
+        )
+
+    def unnamed(self) -> Iterator[Problem]:
+        if not self.globs:
+            return
+        named = {join(self.m.base, r.target) for r in self.refs}
+        for path in self.st.paths:
+            if path in named or path == self.m.file or not _matches(self.globs, path, self.m.base):
+                continue
+            rel = relative_to(path, self.m.base) or path
+            key = re.sub(r"[^A-Za-z0-9_-]+", "_", posixpath.basename(rel).split(".")[0]) or "prompt"
+            yield Problem(
+                f"{path}: a prompt (it matches policy.prompt_globs) that {self.m.file} does not name",
+                fix=f'add [prompts.{key}] path = "{rel}" to {self.m.file}, then {lock_fix(self.st, self.m)}',
+            )
+
+
+def prompt_guard(st: Staged, files: Sequence[str] = ()) -> list[Problem]:
+    """Prompts whose staged bytes differ from their pins, unnamed prompts, pins edited by hand.
+
+    It looks at every staged manifest whatever ``files`` says: a prompt edit implicates the manifest
+    and a manifest edit its prompts, so the check needs the whole staged state.
+    """
+    problems: list[Problem] = []
+    for m in st.manifests:
+        if m.data is None:
+            # The manifest hook reports every problem; here one line says why nothing was checked.
+            assert m.error is not None
+            problems.append(Problem(f"{m.error.problems[0]} (prompts not checked)", fix=f"fix {m.file}"))
+            continue
+        problems.extend(_PromptCheck(st, m).run())
+    return problems
+
+
+Check = Callable[[Staged, Sequence[str]], list[Problem]]
+CHECKS: dict[str, Check] = {
+    "prompt-guard": prompt_guard,
+    "manifest": manifest_check,
+    "no-raw-weights": no_raw_weights,
+}
+
+
+def run(repo: Repo, names: Sequence[str], files: Sequence[str] = ()) -> list[Problem]:
+    """The named checks on the staged state; ``files`` (from pre-commit) narrows the file checks."""
+    st = Staged(repo)
+    wanted = [f for f in (os.path.normpath(f).replace(os.sep, "/") for f in files) if f]
+    problems: list[Problem] = []
+    for name in names:
+        problems.extend(CHECKS[name](st, wanted))
+    st.cache.save()
+    return problems

@@ -1,0 +1,116 @@
+"""The ref update rules that make releases and the deployment ledger immutable once pushed.
+
+``pre-receive`` on the server is the guarantee (hooks on a client can be skipped); ``pre-push`` applies
+the same rules early so a person learns before the server refuses. A version tag is never deleted or
+moved, a new one must verify (and be signed when its manifest's policy says so), and the ledger branch
+only ever moves forward (SPEC §7, §9).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import pygit2
+
+from gitmodelver.gitstore.repo import Repo
+from gitmodelver.gitstore.versions import Release
+from gitmodelver.guards import tagcheck
+from gitmodelver.guards.tagcheck import RefUpdate, Rejection
+
+LEDGER_REF = "refs/heads/modelver/ledger"
+
+
+def attach_quarantine(repo: Repo) -> None:
+    """Let pygit2 read the objects of the push being received.
+
+    During pre-receive git keeps the pushed objects in a quarantine directory named by
+    GIT_OBJECT_DIRECTORY (with the real store in GIT_ALTERNATE_OBJECT_DIRECTORIES). Child ``git``
+    processes inherit that, but libgit2 opened on the repository path does not look there.
+    """
+    for var in ("GIT_QUARANTINE_PATH", "GIT_OBJECT_DIRECTORY"):
+        path = os.environ.get(var)
+        if path and os.path.isdir(path):
+            repo.git.odb.add_disk_alternate(os.path.abspath(path))
+            return
+
+
+def _exists(repo: Repo, oid: str) -> bool:
+    return pygit2.Oid(hex=oid) in repo.git.odb
+
+
+def tag_rule(
+    repo: Repo, update: RefUpdate, pending: Sequence[Release], force_signed: bool
+) -> list[Rejection]:
+    if update.deleted:
+        return [
+            Rejection(
+                update.short,
+                "deleting a version tag is refused: versions are permanent",
+                fix="release a new version that supersedes it (`git modelver release`)",
+            )
+        ]
+    if not update.created:
+        return [
+            Rejection(
+                update.short,
+                f"moving a version tag is refused ({update.old[:12]} -> {update.new[:12]})",
+                fix=f"git fetch --force REMOTE tag {update.short}, then release a new version",
+            )
+        ]
+    return tagcheck.check_new_version(
+        repo, update.short, update.new, pending=pending, force_signed=force_signed
+    )
+
+
+def ledger_rule(repo: Repo, update: RefUpdate) -> list[Rejection]:
+    fix = "fetch the remote's modelver/ledger and append your events on top of it"
+    if update.deleted:
+        return [Rejection(update.short, "deleting the deployment ledger is refused", fix=fix)]
+    if update.created or not _exists(repo, update.old):
+        # Nothing to compare with: a new ledger, or (on a client) a remote state never fetched.
+        return []
+    if repo.is_ancestor(pygit2.Oid(hex=update.old), pygit2.Oid(hex=update.new)):
+        return []
+    return [
+        Rejection(
+            update.short,
+            f"non-fast-forward update refused ({update.old[:12]} -> {update.new[:12]}): "
+            "the ledger is append-only",
+            fix=fix,
+        )
+    ]
+
+
+def check_updates(repo: Repo, updates: Sequence[RefUpdate], *, force_signed: bool = False) -> list[Rejection]:
+    """Every rejection for a push; a push lands only when this is empty."""
+    new_tags = [u for u in updates if u.created and tagcheck.version_tag(u.ref) is not None]
+    # Tags created by this same push count as earlier versions for each other's level check.
+    pending = [r for u in new_tags if (r := tagcheck.release_of(repo, u.short, u.new)) is not None]
+    problems: list[Rejection] = []
+    for update in updates:
+        if tagcheck.version_tag(update.ref) is not None:
+            problems.extend(tag_rule(repo, update, pending, force_signed))
+        elif update.ref == LEDGER_REF:
+            problems.extend(ledger_rule(repo, update))
+    return problems
+
+
+def pre_receive(repo: Repo, stdin: str) -> list[Rejection]:
+    attach_quarantine(repo)
+    return check_updates(
+        repo, tagcheck.parse_receive(stdin), force_signed=repo.config_bool(tagcheck.SERVER_REQUIRE_SIGNED)
+    )
+
+
+def pre_push(repo: Repo, stdin: str | None, remote: str | None) -> list[Rejection]:
+    """The same rules before pushing. Without git's list of refs (under pre-commit, which does not pass
+    it on) the candidates are the local version tags the remote does not have, and without a remote
+    the version tags on HEAD."""
+    if stdin is not None:
+        updates = tagcheck.parse_push(stdin)
+    elif remote:
+        updates = tagcheck.unpushed_tags(repo, remote)
+    else:
+        updates = tagcheck.tags_at_head(repo)
+    return check_updates(repo, updates)

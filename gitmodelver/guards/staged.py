@@ -1,0 +1,207 @@
+"""The staged state a commit will be made from (the index), with HEAD beside it for "what changed".
+
+Hooks read this, never the working tree: under the pre-commit framework unstaged edits are stashed,
+but as a plain git hook (or with ``git commit -a``, which stages into a temporary index named by
+``GIT_INDEX_FILE``) the working tree can differ from what is committed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pygit2
+
+from gitmodelver.core import validate
+from gitmodelver.core.manifest import FILENAME
+from gitmodelver.errors import ManifestError
+from gitmodelver.gitstore.repo import Repo
+from gitmodelver.gitstore.tree import IndexTree
+
+CACHE_FILE = "hook-manifests.json"
+_GONE = (pygit2.enums.DeltaStatus.DELETED,)
+
+
+class IndexView(IndexTree):
+    """IndexTree over a given index: ``git commit -a`` and ``git commit PATH`` use a temporary one."""
+
+    def __init__(self, repo: pygit2.Repository, index: pygit2.Index) -> None:
+        self.repo = repo
+        self.index = index
+        self.label = "INDEX"
+
+
+def staged_index(repo: Repo) -> pygit2.Index:
+    override = os.environ.get("GIT_INDEX_FILE")
+    if not override:
+        return repo.git.index
+    # Git sets it relative to the directory the hook runs in, which is ours too.
+    index = pygit2.Index(str(Path(override).resolve()))
+    # pygit2 diffs an index against a tree only through the index's repository.
+    index._repo = repo.git  # type: ignore[assignment]
+    return index
+
+
+@dataclass(frozen=True)
+class StagedManifest:
+    file: str  # repo-relative path
+    text: str
+    data: dict[str, Any] | None  # None when the TOML does not parse
+    error: ManifestError | None
+
+    @property
+    def base(self) -> str:
+        return posixpath.dirname(self.file)
+
+    @property
+    def policy(self) -> Mapping[str, Any]:
+        policy = (self.data or {}).get("policy")
+        return policy if isinstance(policy, Mapping) else {}
+
+
+class ParsedCache:
+    """Parsed manifests by blob id, kept between hook runs in the git dir.
+
+    Parsing a manifest of 1,000 prompts takes longer than the rest of a hook run, and the same blob is
+    parsed again and again: as staged, then as HEAD's after the commit. A blob id names its bytes, so
+    an entry can never be stale; only the entries of the latest run are kept.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.known = _read_json(path) if path is not None else {}
+        self.used: dict[str, Any] = {}
+        self.dirty = False
+
+    def parse(self, oid: pygit2.Oid, text: str, file: str) -> dict[str, Any]:
+        """The data of a manifest blob; raises ManifestError (with its line) when it is not TOML."""
+        key = str(oid)
+        if key in self.known:
+            self.used[key] = self.known[key]
+            return self.used[key]
+        data = validate.parse_toml(text, file)
+        if _jsonable(data):
+            self.used[key] = data
+            self.dirty = True
+        return data
+
+    def save(self) -> None:
+        if not self.dirty or self.path is None:
+            return
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps(self.used), "utf-8")
+            os.replace(tmp, self.path)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # a cache we cannot write only makes the next run slower
+
+
+def _cache_path(repo: Repo) -> Path | None:
+    try:
+        return repo.state_dir() / CACHE_FILE
+    except OSError:
+        return None  # a read-only git dir: no cache, just slower
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _jsonable(data: Any) -> bool:
+    """Whether JSON gives ``data`` back as it is (TOML dates and times do not survive)."""
+    if isinstance(data, dict):
+        return all(_jsonable(v) for v in data.values())
+    if isinstance(data, list):
+        return all(_jsonable(v) for v in data)
+    return isinstance(data, str | int | float | bool)
+
+
+class Staged:
+    def __init__(self, repo: Repo) -> None:
+        self.repo = repo
+        self.index = staged_index(repo)
+        self.tree = IndexView(repo.git, self.index)
+        head = repo.head()
+        self.head_tree: pygit2.Tree | None = head.tree if head is not None else None
+        self.cache = ParsedCache(_cache_path(repo))
+        self._head_manifests: dict[str, StagedManifest | None] = {}
+
+    def entry(self, path: str) -> pygit2.IndexEntry | None:
+        try:
+            return self.index[path]
+        except KeyError:
+            return None
+
+    def head_id(self, path: str) -> pygit2.Oid | None:
+        if self.head_tree is None:
+            return None
+        try:
+            return self.head_tree[path].id
+        except KeyError:
+            return None
+
+    @cached_property
+    def paths(self) -> list[str]:
+        return [entry.path for entry in self.index]
+
+    @cached_property
+    def changed(self) -> list[str]:
+        """Paths whose staged blob is new or differs from HEAD's: what this commit adds."""
+        if self.head_tree is None:
+            return self.paths
+        # One diff in libgit2: looking HEAD's tree up path by path costs 100x more on big trees.
+        diff = self.index.diff_to_tree(self.head_tree)
+        return [d.new_file.path for d in diff.deltas if d.status not in _GONE]
+
+    def blob(self, path: str) -> bytes | None:
+        return self.tree.read(path)
+
+    def size(self, path: str) -> int | None:
+        entry = self.entry(path)
+        if entry is None:
+            return None
+        return int(self.repo.git.odb.read_header(entry.id)[1])  # the header only: never the content
+
+    @cached_property
+    def manifests(self) -> list[StagedManifest]:
+        return [self._load(p) for p in self.paths if posixpath.basename(p) == FILENAME]
+
+    def _load(self, file: str) -> StagedManifest:
+        entry = self.entry(file)
+        assert entry is not None
+        text = (self.blob(file) or b"").decode("utf-8", "replace")
+        try:
+            return StagedManifest(file, text, self.cache.parse(entry.id, text, file), None)
+        except ManifestError as exc:
+            return StagedManifest(file, text, None, exc)
+
+    def manifest_changed(self, m: StagedManifest) -> bool:
+        entry = self.entry(m.file)
+        return entry is None or self.head_id(m.file) != entry.id
+
+    def head_manifest(self, file: str) -> StagedManifest | None:
+        """HEAD's version of a manifest, when it has one that parses (read only when needed)."""
+        if file not in self._head_manifests:
+            self._head_manifests[file] = self._read_head_manifest(file)
+        return self._head_manifests[file]
+
+    def _read_head_manifest(self, file: str) -> StagedManifest | None:
+        oid = self.head_id(file)
+        blob = self.repo.git[oid] if oid is not None else None
+        if not isinstance(blob, pygit2.Blob):
+            return None
+        try:
+            text = blob.data.decode("utf-8")
+            return StagedManifest(file, text, self.cache.parse(blob.id, text, f"{file}@HEAD"), None)
+        except (UnicodeDecodeError, ManifestError):
+            return None
