@@ -20,7 +20,7 @@ ALLOWED: dict[str, set[str]] = {
     "gitstore": {"core"},
     "release": {"core", "gitstore"},
     "dvc": {"core", "gitstore", "release"},
-    "guards": {"core", "gitstore", "release"},
+    "guards": {"core", "gitstore", "release", "deploy"},
     "bisect": {"core", "gitstore", "release", "dvc"},
     "deploy": {"core", "gitstore", "release", "dvc"},
     "audit": {"core", "gitstore", "release", "dvc", "guards", "bisect", "deploy"},

@@ -2,5 +2,5 @@
 and the ref update rules of ``pre-push`` and the server's ``pre-receive``.
 
 Fast by contract: nothing here imports DVC, jsonschema or anything heavy at module level.
-May import: ``core``, ``gitstore``, ``release``.
+May import: ``core``, ``gitstore``, ``release``, ``deploy`` (the ledger's rules, for the server).
 """
