@@ -79,3 +79,15 @@ class GitFailed(ModelverError):
     """A git command failed in a way we did not expect."""
 
     code = ExitCode.INTERNAL
+
+
+class BrokenLedger(CheckFailed):
+    """The deployment ledger's events break its rules: a line edited, deleted, forged or out of sequence.
+
+    ``problems`` holds every one found (``events/prod.jsonl:2: seq 1, 3: seq 2 is missing``).
+    """
+
+    def __init__(self, problems: list[str], *, fix: str | None = None, note: str = "") -> None:
+        self.problems = problems
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"the deployment ledger is broken: {problems[0]}{more}{note}", fix=fix)

@@ -24,7 +24,7 @@ from gitmodelver.core.filerefs import NON_COMPONENTS
 from gitmodelver.core.manifest import Manifest
 from gitmodelver.core.semver import parse_tag
 from gitmodelver.deploy import ledger as ledger_mod
-from gitmodelver.deploy import timeline
+from gitmodelver.deploy import ledger_rules, timeline
 from gitmodelver.errors import ManifestError, UsageError
 from gitmodelver.gitstore import signature, system
 from gitmodelver.gitstore.repo import Repo
@@ -39,10 +39,14 @@ def gather(repo: Repo, env: str, since: str | None = None, until: str | None = N
     """The report data for ``env`` over ``[since, until)`` (defaults: the first event, now)."""
     book = ledger_mod.Ledger(repo)
     ledger_mod.check_env(env)
-    events = [e.data for e in book.events(env)]
+    read = book.scan(env)  # a broken line fails the report, it does not stop it: the rest still counts
+    events: list[dict[str, Any]] = read.events
+    if not events and read.problems:
+        raise book.broken(env, read.problems)
     if not events:
         known = ", ".join(book.envs()) or "none yet"
         raise UsageError(f"the ledger has no events for '{env}' (environments: {known})")
+    sound = _ledger_check(book, env, read)
     generated = ledger_mod.now()
     start = ledger_mod.parse_when(since) if since else str(events[0]["at"])
     end = ledger_mod.parse_when(until) if until else generated
@@ -53,7 +57,8 @@ def gather(repo: Repo, env: str, since: str | None = None, until: str | None = N
     decisions = timeline.in_period(events, start, end)
     total = timeline.seconds(start, end)
     found = Auditor(repo, events, decisions).versions(serving, total)
-    failed = [v["tag"] for v in found if not v["verification"]["ok"]]
+    # The ledger's own problems count as failures too (file:line), so every rendering names them.
+    failed = [v["tag"] for v in found if not v["verification"]["ok"]] + sound["problems"]
     return {
         "$schema": SCHEMA_ID,
         "report": "gitmodelver audit",
@@ -62,6 +67,7 @@ def gather(repo: Repo, env: str, since: str | None = None, until: str | None = N
         "env": env,
         "period": {"since": start, "until": end},
         "repository": {"path": str(repo.root), "ledger_ref": ledger_mod.REF, "ledger_tip": str(book.tip())},
+        "ledger": sound,
         "ok": not failed,
         "summary": {"versions": len(found), "failed": failed, "events": len(decisions)},
         "timeline": [s.as_json() for s in cut],
@@ -69,6 +75,15 @@ def gather(repo: Repo, env: str, since: str | None = None, until: str | None = N
         "versions": found,
         "report_digest": PLACEHOLDER,
     }
+
+
+def _ledger_check(book: ledger_mod.Ledger, env: str, read: ledger_rules.Scan) -> dict[str, Any]:
+    """Whether the environment's events file obeys the ledger's rules: a gap, an edit or a forged line
+    makes the whole timeline doubtful, whatever each version's own verification says."""
+    if read.ok:
+        return {"ok": True, "file": read.path, "problems": [], "fix": None}
+    problems = [str(p) for p in read.problems]
+    return {"ok": False, "file": read.path, "problems": problems, "fix": book.broken(env, read.problems).fix}
 
 
 def _event(event: Mapping[str, Any]) -> dict[str, Any]:

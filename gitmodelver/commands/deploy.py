@@ -10,10 +10,12 @@ from gitmodelver.deploy import deployments, ledger
 def run(args: argparse.Namespace) -> int:
     repo, sys_ = open_for(args, args.version)
     env = ledger.check_env(args.env)
+    book = ledger.Ledger(repo)
+    book.last(env)  # a broken ledger is refused before the slower verification, not after it
     version = version_ref(repo, sys_, args.version)
     who = ledger.actor(repo)
     record(
-        ledger.Ledger(repo),
+        book,
         env,
         lambda prev: deployments.deploy(prev, version, who, args.reason, env=env),
         f"deploy {env}: {version.tag} at 100%",

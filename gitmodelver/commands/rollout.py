@@ -72,7 +72,8 @@ def one_step(
     # Re-verified at every step: a candidate must still be what was released when it gains traffic.
     candidate = version_ref(repo, sys_, current["candidate"])
     rules = deployments.rules_of(candidate)
-    result = gates.analyse(rules, rows, current["stable"], candidate.tag, current["rollout"]["min_samples"])
+    minimum = int(current["rollout"].get("min_samples", 0))
+    result = gates.analyse(rules, rows, current["stable"], candidate.tag, minimum)
     if quiet_hold and last is not None and _same_hold(last, result):
         return last
     who = ledger.actor(repo)
@@ -125,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
     book = ledger.Ledger(repo)
     who = ledger.actor(repo)
     if action == "start":
+        book.last(env)  # a broken ledger is refused before the slower verification, not after it
         version = version_ref(repo, sys_, args.version)
         steps = _steps(args.steps)
         event = book.append(

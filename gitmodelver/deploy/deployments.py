@@ -68,10 +68,15 @@ def deploy(
     return _event("deploy", version, state, actor, reason)
 
 
-def _steps(steps: Sequence[float] | None, version: VersionRef) -> list[float]:
+def _steps(steps: Sequence[float] | None, version: VersionRef, env: str) -> list[float]:
     chosen = list(steps or version.rollout.get("steps") or DEFAULT_STEPS)
-    if not chosen or any(not 0 < s <= 100 for s in chosen) or sorted(chosen) != chosen:
-        raise UsageError(f"rollout steps {chosen} must rise within (0, 100]", fix="e.g. --steps 5,25,50,100")
+    rising = all(a < b for a, b in zip(chosen, chosen[1:], strict=False))
+    if not chosen or any(not 0 < s <= 100 for s in chosen) or not rising:
+        where = "--steps" if steps else f"[rollout] steps of {version.tag}"
+        raise UsageError(
+            f"{where} {chosen}: each step must be above the one before, within (0, 100]",
+            fix=f"git modelver rollout start {version.tag} --env {env} --steps 5,25,50,100",
+        )
     if chosen[-1] != 100:
         chosen.append(100)
     return [int(s) if float(s).is_integer() else float(s) for s in chosen]
@@ -102,7 +107,7 @@ def start(
         raise UsageError(
             f"{version.tag} is already the stable version in {env}", fix="roll out a newer version"
         )
-    chosen = _steps(steps, version)
+    chosen = _steps(steps, version, env)
     # A new candidate (or the same one again) always starts its analysis from the first step.
     state.update(
         traffic=_split(stable, version.tag, chosen[0]),
@@ -169,7 +174,7 @@ def step(
             state["traffic"] = _split(stable, candidate.tag, rollout["steps"][rollout["index"]])
     elif result.verdict == gates.FAIL:
         rollout["failures"] += 1
-        if rollout["failures"] > rollout["failure_limit"]:
+        if rollout["failures"] > rollout.setdefault("failure_limit", 0):
             state.update(traffic={stable: 100}, candidate=None, state="rolled-back")
             state.pop("rollout", None)
             kind, reason = (

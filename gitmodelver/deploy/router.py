@@ -51,6 +51,16 @@ def table(traffic: dict[str, float], candidate: str | None = None) -> tuple[tupl
 
 
 class Router:
+    """Routes request keys to the versions the ledger's traffic split for ``env`` names.
+
+    A broken ledger (a line of ``events/<env>.jsonl`` malformed, edited, deleted or out of sequence)
+    raises ``gitmodelver.errors.BrokenLedger`` (a ``CheckFailed``; its message names the file and line,
+    its ``fix`` the command that restores a sound ledger) from the constructor, ``refresh()``,
+    ``traffic`` and ``route()`` (when it refreshes): never a ``KeyError`` or a ``JSONDecodeError``, and
+    never a table built from a broken file: a failed refresh leaves the table as it was and is tried
+    again after ``refresh_interval``.
+    """
+
     def __init__(
         self,
         repo: str | Path | Repo = ".",
@@ -77,7 +87,7 @@ class Router:
         return event.traffic if event else {}
 
     def refresh(self, *, force: bool = False) -> bool:
-        """Re-read the split if the ledger moved; True when it did."""
+        """Re-read the split if the ledger moved; True when it did. BrokenLedger: see the class."""
         with self._lock:
             self._checked = time.monotonic()
             tip = self._ledger.tip()

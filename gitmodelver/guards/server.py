@@ -3,7 +3,7 @@
 ``pre-receive`` on the server is the guarantee (hooks on a client can be skipped); ``pre-push`` applies
 the same rules early so a person learns before the server refuses. A version tag is never deleted or
 moved, a new one must verify (and be signed when its manifest's policy says so), and the ledger branch
-only ever moves forward (SPEC §7, §9).
+only ever moves forward, by sound lines appended to its events files (``ledger_guard``; SPEC §7, §9).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pygit2
 
 from gitmodelver.gitstore.repo import Repo
 from gitmodelver.gitstore.versions import Release
-from gitmodelver.guards import tagcheck
+from gitmodelver.guards import ledger_guard, tagcheck
 from gitmodelver.guards.tagcheck import RefUpdate, Rejection
 
 LEDGER_REF = "refs/heads/modelver/ledger"
@@ -42,6 +42,19 @@ def _exists(repo: Repo, oid: str) -> bool:
 def tag_rule(
     repo: Repo, update: RefUpdate, pending: Sequence[Release], force_signed: bool
 ) -> list[Rejection]:
+    parsed = tagcheck.version_tag(update.ref)
+    if parsed is not None and parsed[1].build:
+        if update.deleted:
+            return []  # removing such a tag is the cure
+        name, version = parsed
+        return [
+            Rejection(
+                update.short,
+                "a version tag with build metadata is refused: one version, one tag "
+                f"({name}@v{str(version).split('+')[0]} is that version)",
+                fix=f"git tag -d {update.short}",
+            )
+        ]
     if update.deleted:
         return [
             Rejection(
@@ -63,36 +76,46 @@ def tag_rule(
     )
 
 
-def ledger_rule(repo: Repo, update: RefUpdate) -> list[Rejection]:
+def ledger_rule(repo: Repo, update: RefUpdate, updates: Sequence[RefUpdate] = ()) -> list[Rejection]:
+    """The ledger only moves forward, and only by sound lines appended (``ledger_guard``).
+
+    ``updates``: the whole push, whose new version tags count as existing for the events naming them.
+    """
     fix = "fetch the remote's modelver/ledger and append your events on top of it"
     if update.deleted:
         return [Rejection(update.short, "deleting the deployment ledger is refused", fix=fix)]
-    if update.created or not _exists(repo, update.old):
-        # Nothing to compare with: a new ledger, or (on a client) a remote state never fetched.
-        return []
-    if repo.is_ancestor(pygit2.Oid(hex=update.old), pygit2.Oid(hex=update.new)):
-        return []
-    return [
-        Rejection(
-            update.short,
-            f"non-fast-forward update refused ({update.old[:12]} -> {update.new[:12]}): "
-            "the ledger is append-only",
-            fix=fix,
-        )
-    ]
+    if not update.created and not _exists(repo, update.old):
+        return []  # on a client, a remote state never fetched: nothing to compare with, the server judges
+    if not update.created and not repo.is_ancestor(pygit2.Oid(hex=update.old), pygit2.Oid(hex=update.new)):
+        return [
+            Rejection(
+                update.short,
+                f"non-fast-forward update refused ({update.old[:12]} -> {update.new[:12]}): "
+                "the ledger is append-only",
+                fix=fix,
+            )
+        ]
+    tags = {u.ref: u.new for u in updates if u.ref.startswith(tagcheck.TAGS) and not u.deleted}
+    old = None if update.created else update.old  # a new ledger is judged from its first line
+    found = ledger_guard.check(repo, old, update.new, tags)
+    return [Rejection(update.short, f.message, fix=f.fix) for f in found]
 
 
 def check_updates(repo: Repo, updates: Sequence[RefUpdate], *, force_signed: bool = False) -> list[Rejection]:
     """Every rejection for a push; a push lands only when this is empty."""
     new_tags = [u for u in updates if u.created and tagcheck.version_tag(u.ref) is not None]
     # Tags created by this same push count as earlier versions for each other's level check.
-    pending = [r for u in new_tags if (r := tagcheck.release_of(repo, u.short, u.new)) is not None]
+    pending = [
+        r
+        for u in new_tags
+        if (r := tagcheck.release_of(repo, u.short, u.new)) is not None and not r.version.build
+    ]
     problems: list[Rejection] = []
     for update in updates:
         if tagcheck.version_tag(update.ref) is not None:
             problems.extend(tag_rule(repo, update, pending, force_signed))
         elif update.ref == LEDGER_REF:
-            problems.extend(ledger_rule(repo, update))
+            problems.extend(ledger_rule(repo, update, updates))
     return problems
 
 
