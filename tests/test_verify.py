@@ -221,7 +221,7 @@ MATRIX: dict[str, Case] = {
         {
             "tag-object": "points at the tag object of 'support-bot@v1.2.0': the tag was renamed or moved",
             "manifest": "says system.version = '1.2.0', the tag says 1.1.0",
-            "level": "is not a minor step from",
+            "level": "follows support-bot@v1.0.0 (the highest release in the history of its commit)",
         },
     ),
     "object-missing-from-remote": (_lost_on_remote, ("--remote",), {"dvc-remote": "not on DVC remote"}),

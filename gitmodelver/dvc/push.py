@@ -6,6 +6,8 @@ holds every object before any ref moves: a tag never reaches the Git remote befo
 
 from __future__ import annotations
 
+import os
+import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,14 +50,28 @@ def _quiet(_: str) -> None:
     return None
 
 
+def _unreachable(repo: Repo, remote: str, said: str) -> UsageError:
+    """Exit 2, "cannot reach": the remote is named wrong or is not there, which is no missing object."""
+    if "/" in remote or ":" in remote or remote.startswith((".", "~")):
+        if ":" not in remote and not os.path.exists(os.path.expanduser(remote)):
+            # a folder that is not there yet: make it the bare repository to push to
+            return UsageError(
+                f"cannot reach Git remote {remote}: {said}", fix=f"git init --bare {shlex.quote(remote)}"
+            )
+        return UsageError(f"cannot reach Git remote {remote}: {said}")
+    if remote not in repo.run("remote", check=False).out.split():
+        return UsageError(
+            f"cannot reach Git remote {remote}: {said}; no remote of that name is configured "
+            f"(add it with `git remote add {remote} <url>`, or name a configured one: `git remote -v`)"
+        )
+    return UsageError(f"cannot reach Git remote {remote}: {said}")
+
+
 def remote_refs(repo: Repo, remote: str) -> dict[str, str]:
     """What the Git remote has: ref name -> object id (peeled ``^{}`` entries dropped)."""
     result = repo.run("ls-remote", "--tags", "--heads", remote, check=False)
     if result.returncode != 0:
-        raise CheckFailed(
-            f"cannot read Git remote {remote}: {git_error(result)}",
-            fix=f"check its URL with `git remote -v`, or add it: `git remote add {remote} URL`",
-        )
+        raise _unreachable(repo, remote, git_error(result))
     refs = {}
     for line in result.out.splitlines():
         oid, _, name = line.partition("\t")

@@ -23,16 +23,25 @@ def show_value(value: Any, width: int = 8) -> str:
     if isinstance(value, str):
         if len(value) >= 32 and all(c in "0123456789abcdef.dir:sha256" for c in value):
             return value.split(":", 1)[-1][:width] + "…"
-        return value
+        return _one_line(value)
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
+def _one_line(text: str) -> str:
+    """``text`` as it is, or JSON-quoted when it holds a line break or a control character: a value from
+    a manifest must never start a line of the tag message (a forged trailer or signature block)."""
+    if text.isprintable():
+        return text
+    return json.dumps(text, ensure_ascii=False)
+
+
 def change_line(change: Change) -> str:
+    path = _one_line(change.path)
     if change.kind == "added":
-        return f"{change.path}: added"
+        return f"{path}: added"
     if change.kind == "removed":
-        return f"{change.path}: removed"
-    return f"{change.path}: {show_value(change.old)} -> {show_value(change.new)}"
+        return f"{path}: removed"
+    return f"{path}: {show_value(change.old)} -> {show_value(change.new)}"
 
 
 def compose(
@@ -55,27 +64,56 @@ def compose(
     return "\n".join(lines) + "\n"
 
 
-def strip_signature(message: str) -> str:
-    cut = len(message)
+def signature_start(message: str) -> int:
+    """Where the signature block starts (``len(message)`` when there is none), as git finds it: the last
+    line that begins with a signature marker starts the block, which runs to the end of the object."""
+    start = -1
     for marker in SIGNATURE_MARKERS:
-        at = message.find(marker.decode())
-        if at != -1:
-            cut = min(cut, at)
-    return message[:cut]
+        text = marker.decode()
+        found = message.rfind("\n" + text)
+        if found != -1:
+            start = max(start, found + 1)
+        elif message.startswith(text):
+            start = max(start, 0)
+    return start if start >= 0 else len(message)
+
+
+def strip_signature(message: str) -> str:
+    return message[: signature_start(message)]
 
 
 def is_signed(message: str) -> bool:
-    return any(marker.decode() in message for marker in SIGNATURE_MARKERS)
+    return signature_start(message) < len(message)
 
 
-_TRAILER = re.compile(r"^(Modelver-[A-Za-z-]+): *(.*?) *$", re.M)
+_TRAILER = re.compile(r"^(Modelver-[A-Za-z-]+): *(.*?) *$")
+_ANY_TRAILER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*: ")
 
 
 def parse_trailers(message: str) -> dict[str, str]:
-    """The trailers of the last paragraph (our keys only; the signature block is ignored)."""
+    """Our trailers, from the trailer block as ``git interpret-trailers`` finds it: the last paragraph of
+    the message (the signature block removed), and only when every line of it is a trailer."""
     text = strip_signature(message).rstrip()
-    paragraph = text[text.rfind("\n\n") + 1 :]  # one pass in C: log parses thousands of these
-    return dict(_TRAILER.findall(paragraph))
+    paragraph = text[text.rfind("\n\n") + 2 :] if "\n\n" in text else ""
+    lines = paragraph.split("\n")
+    if not paragraph or not all(_ANY_TRAILER.match(line) for line in lines):
+        return {}
+    found: dict[str, str] = {}
+    for line in lines:
+        match = _TRAILER.match(line)
+        if match is not None:
+            found.setdefault(match.group(1), match.group(2))
+    return found
+
+
+def confusing_line(text: str) -> tuple[int, str] | None:
+    """The first line of user text (``release -m``) that would read as a trailer or a signature block."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.lower().startswith("modelver-") or any(
+            line.startswith(m.decode()) for m in SIGNATURE_MARKERS
+        ):
+            return number, line
+    return None
 
 
 def subject(message: str) -> str:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
 import pygit2
 
+from gitmodelver import output
 from gitmodelver.core.semver import InvalidVersion, Version, format_tag, parse_tag
-from gitmodelver.errors import UnknownVersion
+from gitmodelver.errors import ModelverError, UnknownVersion
 from gitmodelver.gitstore import tagmsg
 from gitmodelver.gitstore.repo import Repo
 
@@ -124,8 +125,23 @@ def _object_type(repo: pygit2.Repository, oid: pygit2.Oid) -> int:
     return int(repo[oid].type)  # older pygit2: a full object read
 
 
+_warned: set[str] = set()
+
+
+def _ignore_build(tag: str) -> None:
+    """A tag with build metadata would be a second tag of one version (``v1.2.0+evil`` beside ``v1.2.0``):
+    no command believes it, and each says so once."""
+    if tag not in _warned:
+        _warned.add(tag)
+        output.warn(
+            f"warning: ignoring {tag}: a version tag with build metadata is no release "
+            f"(remove it: git tag -d {tag})"
+        )
+
+
 def list_releases(repo: Repo, name: str) -> list[Release]:
-    """Every version tag of the system, highest version first; other tags are ignored."""
+    """Every version tag of the system, highest version first; other tags, and version tags with build
+    metadata, are ignored."""
     prefix = f"{TAG_PREFIX}{name}@v"
     found = []
     for ref in repo.git.references.iterator():
@@ -134,6 +150,9 @@ def list_releases(repo: Repo, name: str) -> list[Release]:
             continue
         parsed = parse_tag(refname[len(TAG_PREFIX) :], name)
         if parsed is None:
+            continue
+        if parsed[1].build:
+            _ignore_build(refname[len(TAG_PREFIX) :])
             continue
         release = release_from(
             repo.git, refname[len(TAG_PREFIX) :], name, parsed[1], pygit2.Oid(hex=str(ref.target))
@@ -151,6 +170,34 @@ def iter_reachable(repo: Repo, releases: list[Release], head: pygit2.Oid | None)
     for release in releases:
         if repo.is_ancestor(repo.commit(release.commit).id, head):
             yield release
+
+
+def previous_release(repo: Repo, release: Release, candidates: Iterable[Release]) -> Release | None:
+    """The release ``release`` follows, derived from Git alone (never from its own trailers): the highest of
+    ``candidates`` below it by SemVer precedence whose commit a parent of its commit contains."""
+    try:
+        parents = repo.commit(release.commit).parent_ids
+    except ModelverError:
+        return None
+    below = sorted(
+        (
+            r
+            for r in candidates
+            if r.tag != release.tag
+            and not r.version.build
+            and r.version.precedence_key < release.version.precedence_key
+        ),
+        key=lambda r: r.version.precedence_key,
+        reverse=True,
+    )
+    for candidate in below:
+        try:
+            oid = repo.commit(candidate.commit).id
+        except ModelverError:
+            continue
+        if any(repo.is_ancestor(oid, parent) for parent in parents):
+            return candidate
+    return None
 
 
 def last_release(repo: Repo, releases: list[Release], head: pygit2.Oid | None) -> Release | None:
