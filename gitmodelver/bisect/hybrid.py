@@ -19,7 +19,7 @@ from typing import Any
 from gitmodelver.core import digest, dvcfiles, manifest
 from gitmodelver.core.diff import Change
 from gitmodelver.core.diff import join as join_key
-from gitmodelver.core.filerefs import Tree, iter_file_refs, join
+from gitmodelver.core.filerefs import Tree, follow, iter_file_refs, join
 from gitmodelver.core.semver import LEVELS, level_rank
 from gitmodelver.gitstore import fsutil
 from gitmodelver.gitstore.system import Snapshot, snapshot
@@ -151,8 +151,9 @@ def _copy_files(worktree: Path, bad: Snapshot, key: Key) -> None:
         if ref.key[: len(key)] != key and key[: len(ref.key)] != ref.key:
             continue
         path = join(bad.manifest.base, ref.target)
-        if ref.kind == "path":
-            _write(worktree, path, bad.tree.read(path))
+        if ref.kind in ("path", "params"):
+            # a symlinked prompt is the file it leads to: that is what the bad version changed
+            _write(worktree, path, bad.tree.read(follow(bad.tree, path).path))
             continue
         out = dvcfiles.resolve(bad.tree, path)
         if out is None:

@@ -186,8 +186,8 @@ def _file_diff(system: System, good: Snapshot, bad: Snapshot, unit: hybrid.Unit)
     if pin is None or pin.ref.kind != "path":
         return None
     old_pin, new_pin = old_refs.get(unit.key), refs.get(unit.key)
-    old = good.tree.read(old_pin.repo_path) if old_pin else b""
-    new = bad.tree.read(new_pin.repo_path) if new_pin else b""
+    old = good.tree.read(old_pin.file or old_pin.repo_path) if old_pin else b""  # a link's target
+    new = bad.tree.read(new_pin.file or new_pin.repo_path) if new_pin else b""
     try:
         a, b = (old or b"").decode("utf-8"), (new or b"").decode("utf-8")
     except UnicodeDecodeError:

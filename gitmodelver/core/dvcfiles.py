@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import functools
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gitmodelver.core.filerefs import Tree, join
+from gitmodelver.core.filerefs import Tree, follow, join, outside
+from gitmodelver.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ def _parse(data: bytes, *, numbers_as_text: bool = True) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         raise ValueError(f"{where}{getattr(exc, 'problem', None) or exc}") from exc
+    except RecursionError as exc:
+        raise ValueError("nested too deeply to read") from exc
 
 
 def _out(entry: Any, folder: str, source: str, stage: str | None = None) -> DvcOut | None:
@@ -64,9 +67,30 @@ def _out(entry: Any, folder: str, source: str, stage: str | None = None) -> DvcO
     md5 = entry.get("md5")
     if not isinstance(md5, str):
         return None
-    return DvcOut(
-        join(folder, entry["path"]), md5, _int(entry.get("size")), _int(entry.get("nfiles")), source, stage
-    )
+    path = inside(folder, entry["path"], source, "output path")
+    return DvcOut(path, md5, _int(entry.get("size")), _int(entry.get("nfiles")), source, stage)
+
+
+def inside(folder: str, path: str, source: str, what: str) -> str:
+    """``path`` (relative to ``folder``) as a repo-relative path; UsageError when it leaves the repository.
+
+    DVC writes what it is told; a pointer or dvc.lock naming ``../../x`` or ``/etc/x`` would have us pin,
+    check out and hash files outside the repository (SPEC §2: every path a DVC file names stays inside).
+    """
+    problem = outside(folder, path)
+    if problem is not None:
+        raise UsageError(
+            f"{source}: {what} '{path}' {problem}",
+            fix=f"fix {source}: DVC outputs are paths inside the repository, relative to {source}'s folder",
+        )
+    return join(folder, path)
+
+
+def pointer_folder(doc: Mapping[str, Any], pointer: str) -> str:
+    """The folder a pointer's output paths are relative to: its own, or its ``wdir`` from there."""
+    folder = posixpath.dirname(pointer)
+    wdir = doc.get("wdir")
+    return inside(folder, wdir, pointer, "wdir") if isinstance(wdir, str) and wdir else folder
 
 
 def _int(value: Any) -> int | None:
@@ -79,25 +103,28 @@ def pointer_outs(tree: Tree, pointer: str) -> list[DvcOut]:
     doc = parse_yaml(raw) if raw is not None else None
     if not isinstance(doc, dict):
         return []
-    folder = posixpath.dirname(pointer)
+    folder = pointer_folder(doc, pointer)
     outs = doc.get("outs")
     if not isinstance(outs, list):  # hand-edited or not a pointer at all: it records nothing
         return []
     return [o for o in (_out(e, folder, pointer) for e in outs) if o is not None]
 
 
-def lock_outs(tree: Tree, lockfile: str) -> Iterator[DvcOut]:
+def lock_outs(tree: Tree, lockfile: str) -> list[DvcOut]:
+    """Every output a dvc.lock records; one whose path leaves the repository refuses the whole file."""
     raw = tree.read(lockfile)
     doc = parse_yaml(raw) if raw is not None else None
     if not isinstance(doc, dict) or not isinstance(doc.get("stages"), dict):
-        return
+        return []
     folder = posixpath.dirname(lockfile)
+    found = []
     for stage, body in doc["stages"].items():
         outs = body.get("outs") if isinstance(body, dict) else None
         for entry in outs if isinstance(outs, list) else []:
             out = _out(entry, folder, lockfile, str(stage))
             if out is not None:
-                yield out
+                found.append(out)
+    return found
 
 
 def lock_stages(tree: Tree, lockfile: str) -> dict[str, Any]:
@@ -121,17 +148,33 @@ def resolve(tree: Tree, path: str) -> DvcOut | None:
     """The DVC output a ``dvc`` reference names: a pointer file, ``path.dvc`` or a dvc.lock output."""
     if path.endswith(".dvc"):
         outs = pointer_outs(tree, path)
-        return outs[0] if outs else None
+        return _within(tree, outs[0]) if outs else None
     if tree.exists(path + ".dvc"):
         outs = pointer_outs(tree, path + ".dvc")
         if outs:
-            return outs[0]
+            return _within(tree, outs[0])
     for folder in _ancestors(path):
         lockfile = join(folder, "dvc.lock")
         for out in lock_outs(tree, lockfile):
             if out.path == path:
-                return out
+                return _within(tree, out)
     return None
+
+
+def _within(tree: Tree, out: DvcOut) -> DvcOut:
+    """``out``, once the folders on its way are known not to be symlinks out of the repository.
+
+    The output itself may be a link (DVC's ``cache.type = symlink`` links it into the cache, wherever
+    that is); a folder above it that leaves would make DVC write, and us hash, outside the repository.
+    """
+    folder = posixpath.dirname(out.path)
+    problem = follow(tree, folder).problem if folder else None
+    if problem is not None:
+        raise UsageError(
+            f"{out.source}: output path '{out.path}': {problem}",
+            fix="DVC outputs must stay inside the repository: replace the symlinked folder by a real one",
+        )
+    return out
 
 
 def explain(tree: Tree, path: str) -> str:

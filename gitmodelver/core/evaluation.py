@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from gitmodelver.core.filerefs import Tree, join, ref_kind
+from gitmodelver.core.filerefs import Tree, follow, join, ref_kind
 
 # The same grammar as the manifest schema's gates: an operator and one finite number.
 _GATE = re.compile(r"^\s*(>=|<=|==|>|<)\s*(-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)\s*$")
@@ -77,9 +77,10 @@ def load_results(tree: Tree, data: Mapping[str, Any], base: str) -> Results | No
     if not isinstance(ref, Mapping) or ref_kind(ref) != "path":
         return None
     path = join(base, ref["path"])
-    raw = tree.read(path)
+    followed = follow(tree, path)  # a symlink is the file it leads to, as its pin says
+    raw = tree.read(followed.path) if followed.problem is None else None
     if raw is None:
-        return Results(path, {}, [f"{path}: no such file"])
+        return Results(path, {}, [f"{path}: {followed.problem or followed.dangling or 'no such file'}"])
     try:
         doc = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

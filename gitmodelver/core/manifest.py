@@ -87,7 +87,7 @@ def _decode(raw: bytes, file: str) -> str:
         raise ManifestError(file, [f"{file}: not UTF-8 ({exc.reason} at byte {exc.start})"]) from exc
 
 
-def edit(text: str, pins: Mapping[tuple[str, ...], str], version: str | None = None) -> str:
+def edit(text: str, pins: Mapping[tuple[str, ...], Any], version: str | None = None) -> str:
     """Rewrite pins (and ``system.version``) keeping comments, order and inline tables intact."""
     import tomlkit
 
@@ -96,10 +96,26 @@ def edit(text: str, pins: Mapping[tuple[str, ...], str], version: str | None = N
         table: Any = doc
         for name in key[:-1]:
             table = table[name]
-        table[key[-1]] = value
+        _set(table, key[-1], value)
     if version is not None:
-        doc["system"]["version"] = version
+        _set(doc["system"], "version", version)
     return _same_newlines(text, tomlkit.dumps(doc))
+
+
+def _set(table: Any, key: str, value: Any) -> None:
+    """``table[key] = value``; a new key goes right after the table's last key, not after the comments
+    that end it (tomlkit counts a commented-out section below a table as part of that table)."""
+    import tomlkit.items
+
+    body = getattr(getattr(table, "value", None), "body", None)
+    if key in table or not isinstance(table, tomlkit.items.Table) or body is None:
+        table[key] = value
+        return
+    keys = [k for k, _ in body if k is not None]
+    try:
+        table.value._insert_after(keys[-1].key, key, value)  # noqa: SLF001 - no public way to place it
+    except (IndexError, AttributeError, KeyError):
+        table[key] = value
 
 
 def _same_newlines(before: str, after: str) -> str:

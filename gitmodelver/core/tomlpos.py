@@ -16,6 +16,9 @@ from collections.abc import Mapping
 # Array-of-tables entries and array elements are addressed by their integer index.
 Key = tuple[str | int, ...]
 LineIndex = dict[Key, int]
+# Values nested deeper than this many keys are skipped, not indexed: the skimmer recurses into inline
+# tables and arrays, and the manifest's own depth limit (validate.MAX_DEPTH) is well below this.
+DEEPEST = 64
 
 _BARE = r"[A-Za-z0-9_-]+"
 _BASIC = r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"'  # unrolled: no per-character alternation
@@ -148,11 +151,34 @@ class _Indexer:
     def value(self, pos: int, key: Key) -> int:
         """Skip one value, indexing what is inside inline tables and arrays; returns its end."""
         char = self.text[pos : pos + 1]
+        if len(key) > DEEPEST and char in ("{", "["):
+            return self.skip_nested(pos)
         if char == "{":
             return self.inline_table(pos + 1, key)
         if char == "[":
             return self.array(pos + 1, key)
         return _after(_SCALAR, self.text, pos)
+
+    def skip_nested(self, pos: int) -> int:
+        """Past an inline table or array without indexing it, and without recursion: this deep, only
+        where its outer levels are matters (the manifest is refused for its depth)."""
+        text, end, depth = self.text, len(self.text), 0
+        while pos < end:
+            char = text[pos]
+            if char in "[{":
+                depth += 1
+            elif char in "]}":
+                depth -= 1
+                if depth == 0:
+                    return pos + 1
+            elif char in "\"'":
+                pos = max(_after(_SCALAR, text, pos), pos + 1)
+                continue
+            elif char == "#":
+                pos = _after(_REST_OF_LINE, text, pos)
+                continue
+            pos += 1
+        return pos
 
     def inline_table(self, pos: int, key: Key) -> int:
         end = len(self.text)

@@ -10,6 +10,7 @@ import datetime
 import difflib
 import functools
 import json
+import math
 import posixpath
 import re
 import tomllib
@@ -18,12 +19,22 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from gitmodelver.core.filerefs import FileRef, iter_file_refs
+from gitmodelver.core.filerefs import FileRef, in_git_dir, iter_file_refs
 from gitmodelver.core.tomlpos import line_index, line_of
 from gitmodelver.errors import ManifestError
 
 SCHEMA_PATH = Path(__file__).parent.parent / "schemas" / "manifest.schema.json"
 CHECK_FIX = "edit the manifest and run `git modelver status`"
+# How deep keys may nest (SPEC §2 needs 4): enough for any real table, and far from where tomllib,
+# jsonschema or the diff would run out of stack.
+MAX_DEPTH = 32
+DEPTH_MESSAGE = f"nested more than {MAX_DEPTH} levels deep (tables, arrays and dotted keys)"
+DEPTH_FIX = f"flatten the manifest to at most {MAX_DEPTH} levels of tables, arrays and dotted keys"
+# TOML integers are 64-bit; Python's are not, and cannot even be printed past 4300 digits.
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+INT_MESSAGE = "an integer outside TOML's 64-bit range (-2^63 to 2^63-1)"
+NAN_MESSAGE = "nan and inf have no canonical form (digests are canonical JSON); use a finite number"
+_LONG_NUMBER = re.compile(r"[0-9][0-9_]{4299,}")
 
 Location = tuple[str | int, ...]
 
@@ -60,16 +71,69 @@ class Problem:
 
 
 def parse_toml(text: str, file: str) -> dict[str, Any]:
-    """The manifest's data; malformed TOML becomes a ManifestError with its line."""
+    """The manifest's data; malformed TOML, TOML nested deeper than ``MAX_DEPTH`` and integers TOML cannot
+    hold become a ManifestError with their line, before anything else reads the data."""
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line, message = _decode_error_position(str(exc), text)
-        raise ManifestError(
-            file,
-            [f"{file}:{line}: malformed TOML: {message}"],
-            fix=f"fix the TOML syntax at line {line} and run `git modelver status`",
-        ) from exc
+        raise _malformed(file, line, message) from exc
+    except RecursionError as exc:  # tomllib recurses into inline arrays and tables
+        raise ManifestError(file, [_deep_text(file, text)], fix=DEPTH_FIX) from exc
+    except ValueError as exc:  # int() refuses decimal integers of more than 4300 digits
+        raise _malformed(file, _long_number_line(text), INT_MESSAGE) from exc
+    problem = shape_problem(data)
+    if problem is not None:
+        index = line_index(text)
+        fix = DEPTH_FIX if problem.message == DEPTH_MESSAGE else CHECK_FIX
+        raise ManifestError(file, [_render(file, line_of(index, problem.location), problem)], fix=fix)
+    return data
+
+
+def _malformed(file: str, line: int, message: str) -> ManifestError:
+    return ManifestError(
+        file,
+        [f"{file}:{line}: malformed TOML: {message}"],
+        fix=f"fix the TOML syntax at line {line} and run `git modelver status`",
+    )
+
+
+def shape_problem(data: Mapping[str, Any]) -> Problem | None:
+    """The first place nested deeper than ``MAX_DEPTH``, holding an integer TOML cannot hold, or nan or
+    inf (which the digests, canonical JSON, cannot hold).
+
+    Tables, arrays and dotted keys each add a level. Walked with a stack, not recursion: the data may be
+    nested deeper than Python recurses, which is why this runs before anything else reads it.
+    """
+    stack: list[tuple[Location, Any]] = [((), data)]
+    while stack:
+        path, value = stack.pop()
+        items = list(value.items() if isinstance(value, Mapping) else enumerate(value))
+        if items and len(path) >= MAX_DEPTH:
+            return Problem((*path, items[0][0]), DEPTH_MESSAGE)
+        for key, item in items:
+            if isinstance(item, int) and not isinstance(item, bool) and not _INT_MIN <= item <= _INT_MAX:
+                return Problem((*path, key), INT_MESSAGE)
+            if isinstance(item, float) and not math.isfinite(item):
+                return Problem((*path, key), NAN_MESSAGE)
+        stack.extend(((*path, k), v) for k, v in reversed(items) if isinstance(v, Mapping | list))
+    return None
+
+
+def _deep_text(file: str, text: str) -> str:
+    """``file:line: /location: …`` for TOML too deep for tomllib itself: the skimmer's index of the text
+    says where it goes too deep."""
+    index = line_index(text)
+    deep = [(line, key) for key, line in index.items() if len(key) > MAX_DEPTH]
+    if not deep:
+        return f"{file}: {DEPTH_MESSAGE}"
+    location = min(deep, key=lambda lk: lk[0])[1][: MAX_DEPTH + 1]
+    return _render(file, line_of(index, location), Problem(location, DEPTH_MESSAGE))
+
+
+def _long_number_line(text: str) -> int:
+    match = _LONG_NUMBER.search(text)
+    return text.count("\n", 0, match.start()) + 1 if match else max(len(text.splitlines()), 1)
 
 
 def validate(
@@ -89,8 +153,12 @@ def validate(
     either the manifest's folder is taken to be the repository root. A missing file is not a validation
     problem: the commands that read files report it with more context.
     """
-    schema = [] if schema_known_valid else list(_schema_problems(data))
-    problems = {*schema, *_path_problems(data, root, base)}
+    shape = shape_problem(data)
+    if shape is not None:  # nothing else may read it: the schema and the path rules recurse
+        problems = {shape}
+    else:
+        schema = [] if schema_known_valid else list(_schema_problems(data))
+        problems = {*schema, *_path_problems(data, root, base)}
     if not problems:
         return []
     index = line_index(text)
@@ -270,7 +338,7 @@ def _toml_type(value: Any) -> str:
 def _path_problems(data: Mapping[str, Any], root: Path | None, base: Path | None) -> Iterator[Problem]:
     rules = _PathRules(root, base)
     for ref in iter_file_refs(data):
-        message = rules.check(ref.target, file=ref.kind == "path")
+        message = rules.check(ref.target, file=ref.kind in ("path", "params"))
         if message:
             yield Problem((*ref.key, ref.kind), message)
         for index, target in _trained_on(data, ref):
@@ -304,11 +372,15 @@ class _PathRules:
             return "empty path (give a file relative to the manifest's folder)"
         if "\\" in target:
             return f"'{target}' uses '\\'; write paths with '/'"
+        if "\0" in target:
+            return f"{target!r} contains a NUL character, which no file name can"
         if target.startswith("/") or _WINDOWS_DRIVE.match(target):
             return f"'{target}' is absolute; paths are relative to the manifest's folder"
         inside = posixpath.normpath(posixpath.join(str(self.folder), target))
         if inside == ".." or inside.startswith("../"):
             return f"'{target}' leaves the repository ('..' climbs above its root)"
+        if in_git_dir(inside):
+            return f"'{target}' is inside .git, Git's own files; name a file of the repository"
         if posixpath.normpath(target) == ".":
             return f"'{target}' is the manifest's own folder; name a file in it"
         if self.root is None:
@@ -360,5 +432,7 @@ def _symlink_problem(root: Path, parts: list[str]) -> str | None:
             return f"symlink '{step.relative_to(root).as_posix()}' cannot be resolved ({exc})"
         if not dest.is_relative_to(root):
             return f"symlink leaves the repository: '{step.relative_to(root).as_posix()}' -> '{dest}'"
+        if in_git_dir(dest.relative_to(root).as_posix()):
+            return f"symlink leads into .git: '{step.relative_to(root).as_posix()}' -> '{dest}'"
         current = dest
     return None

@@ -67,9 +67,10 @@ def _hash_name(tree: Tree, out: dvcfiles.DvcOut) -> str:
         return MD5
     if out.stage is not None:
         entries = ((doc.get("stages") or {}).get(out.stage) or {}).get("outs") or []
+        folder = posixpath.dirname(out.source)
     else:
         entries = doc.get("outs") or []
-    folder = posixpath.dirname(out.source)
+        folder = dvcfiles.pointer_folder(doc, out.source)
     for entry in entries:
         if isinstance(entry, dict) and join(folder, str(entry.get("path", ""))) == out.path:
             return MD5 if entry.get("hash") == MD5 else LEGACY

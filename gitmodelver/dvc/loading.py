@@ -22,7 +22,7 @@ from typing import Any
 import pygit2
 
 from gitmodelver.core import digest
-from gitmodelver.core.filerefs import FileRef, join
+from gitmodelver.core.filerefs import FileRef, follow, join
 from gitmodelver.core.manifest import Manifest
 from gitmodelver.core.semver import parse_tag
 from gitmodelver.dvc import dvcops
@@ -70,9 +70,11 @@ class LoadedVersion:
     def prompt_bytes(self, name: str) -> bytes:
         ref = self._ref("prompts", name, "path")
         path = join(self.manifest.base, ref.target)
-        data = self._tree.read(path)
+        followed = follow(self._tree, path)  # a symlinked prompt is the file it leads to, as pinned
+        data = self._tree.read(followed.path) if followed.problem is None else None
         if data is None:
-            raise CheckFailed(f"{self.id}: {path} is not in its commit", fix=f"git modelver verify {self.id}")
+            why = followed.problem or followed.dangling or "not in its commit"
+            raise CheckFailed(f"{self.id}: {path}: {why}", fix=f"git modelver verify {self.id}")
         actual = hashlib.sha256(data).hexdigest()
         if actual != ref.pin:
             raise CheckFailed(

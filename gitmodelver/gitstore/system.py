@@ -61,6 +61,8 @@ def _toml(raw: bytes | None) -> dict[str, Any] | None:
         raise ValueError(f"not UTF-8 ({exc.reason} at byte {exc.start})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(str(exc)) from exc
+    except RecursionError as exc:  # tomllib recurses into inline arrays and tables
+        raise ValueError("nested too deeply for the TOML reader") from exc
 
 
 def name_in(data: Mapping[str, Any] | None) -> str | None:

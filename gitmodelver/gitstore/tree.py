@@ -14,6 +14,7 @@ class WorkTree:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.label = "WORKTREE"
+        self._links: dict[str, str | None] = {}  # a thousand prompts share their folders
 
     def read(self, path: str) -> bytes | None:
         try:
@@ -39,18 +40,29 @@ class WorkTree:
     def exists(self, path: str) -> bool:
         return (self.root / path).exists()
 
+    def link(self, path: str) -> str | None:
+        if path not in self._links:
+            try:
+                self._links[path] = os.readlink(f"{self.root}/{path}")
+            except (OSError, ValueError):  # not a link, not there; ValueError: a NUL in the path
+                self._links[path] = None
+        return self._links[path]
+
 
 class CommitTree:
     def __init__(self, repo: pygit2.Repository, commit: pygit2.Commit, label: str) -> None:
         self.repo = repo
         self.tree = commit.tree
         self.label = label
+        self._entries: dict[str, pygit2.Object | None] = {}  # links are looked up, then read
 
     def _entry(self, path: str) -> pygit2.Object | None:
-        try:
-            return self.tree[path]
-        except KeyError:
-            return None
+        if path not in self._entries:
+            try:
+                self._entries[path] = self.tree[path]
+            except KeyError:
+                self._entries[path] = None
+        return self._entries[path]
 
     def read(self, path: str) -> bytes | None:
         entry = self._entry(path)
@@ -64,6 +76,18 @@ class CommitTree:
     def exists(self, path: str) -> bool:
         return self._entry(path) is not None
 
+    def link(self, path: str) -> str | None:
+        entry = self._entry(path)
+        if entry is None or entry.filemode != pygit2.enums.FileMode.LINK:
+            return None
+        return link_text(self.repo, entry.id)
+
+
+def link_text(repo: pygit2.Repository, oid: pygit2.Oid) -> str | None:
+    """What a symlink's blob says, decoded as the OS would name the file (undecodable bytes kept)."""
+    data = blob_data(repo, oid)
+    return os.fsdecode(data) if data is not None else None
+
 
 def blob_data(repo: pygit2.Repository, oid: pygit2.Oid) -> bytes | None:
     """The bytes of a blob object (None for anything else)."""
@@ -74,23 +98,35 @@ def blob_data(repo: pygit2.Repository, oid: pygit2.Oid) -> bytes | None:
 class IndexTree:
     """The staged state: blobs as they are in the index, which is what a commit will hold."""
 
-    def __init__(self, repo: pygit2.Repository) -> None:
+    def __init__(self, repo: pygit2.Repository, index: pygit2.Index | None = None) -> None:
         self.repo = repo
-        self.index = repo.index
+        self.index = repo.index if index is None else index
         self.label = "INDEX"
+        self._entries: dict[str, pygit2.IndexEntry | None] = {}  # links are looked up, then read
+
+    def _entry(self, path: str) -> pygit2.IndexEntry | None:
+        if path not in self._entries:
+            try:
+                self._entries[path] = self.index[path]
+            except KeyError:
+                self._entries[path] = None
+        return self._entries[path]
 
     def read(self, path: str) -> bytes | None:
-        try:
-            entry = self.index[path]
-        except KeyError:
-            return None
-        return blob_data(self.repo, entry.id)
+        entry = self._entry(path)
+        return blob_data(self.repo, entry.id) if entry is not None else None
 
     def blob(self, path: str) -> bytes | None:
         return self.read(path)
 
     def exists(self, path: str) -> bool:
-        return path in self.index
+        return self._entry(path) is not None
+
+    def link(self, path: str) -> str | None:
+        entry = self._entry(path)
+        if entry is None or entry.mode != pygit2.enums.FileMode.LINK:
+            return None
+        return link_text(self.repo, entry.id)
 
 
 _TRUE = {"true", "yes", "on", "1", "input"}

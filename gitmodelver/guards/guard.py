@@ -8,7 +8,6 @@ Each returns one Problem per thing wrong, naming the file and the command that f
 
 from __future__ import annotations
 
-import hashlib
 import os
 import posixpath
 import re
@@ -17,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from gitmodelver.core import pins
-from gitmodelver.core.filerefs import FileRef, iter_file_refs, join
+from gitmodelver.core.filerefs import FileRef, follow, iter_file_refs, join, outside
 from gitmodelver.gitstore.repo import Repo
 from gitmodelver.guards.globs import glob_regex, relative_to
 from gitmodelver.guards.manifest_guard import manifest_check
@@ -85,21 +84,32 @@ class _PromptCheck:
             path = join(self.m.base, ref.target)
             if ref.kind == "path" and (ref.key[0] == "prompts" or _matches(self.globs, path, self.m.base)):
                 yield from self.prompt(ref, path)
-            elif ref.pin is not None and self.pin_edited(ref):
+            elif ref.kind != "params" and ref.pin is not None and self.pin_edited(ref):
                 yield from self.other_pin(ref, path)
         yield from self.unnamed()
 
     def prompt(self, ref: FileRef, path: str) -> Iterator[Problem]:
-        data = self.st.blob(path)
-        if data is None:
+        wrong = outside(self.m.base, ref.target)
+        if wrong is not None:  # no file of the repository: nothing to stage or pin
+            shown = repr(ref.target) if "\0" in ref.target else f"'{ref.target}'"
+            yield Problem(f"{self.m.file}: {ref.dotted}: {shown} {wrong}", fix=f"edit {self.m.file}")
+            return
+        # A symlinked prompt is the staged file it leads to: staging an edit of the target alone is
+        # a prompt edit too.
+        actual, why, file = pins.file_pin(self.st.tree, path)
+        if actual is None:
+            if why is not None and file == path:
+                yield Problem(f"{self.m.file}: {ref.dotted} names {path}: {why}", fix=f"fix {path}")
+                return
+            link = f", a symlink to {file}" if file != path else ""
             yield Problem(
-                f"{self.m.file}: {ref.dotted} names {path}, which is not staged",
-                fix=f"git add {shlex.quote(path)}",
+                f"{self.m.file}: {ref.dotted} names {path}{link}, which is not staged",
+                fix=f"git add {shlex.quote(file)}",
             )
             return
-        actual = hashlib.sha256(data).hexdigest()
         if ref.pin == actual:
             return
+        path = path if file == path else f"{path} -> {file}"
         fix = lock_fix(self.st, self.m)
         if ref.pin is None:
             yield Problem(f"{path}: prompt {ref.dotted} is not pinned in {self.m.file}", fix=fix)
@@ -129,6 +139,8 @@ class _PromptCheck:
         if not self.globs:
             return
         named = {join(self.m.base, r.target) for r in self.refs}
+        # What a symlinked prompt leads to is named through it.
+        named |= {follow(self.st.tree, path).path for path in named}
         for path in self.st.paths:
             if path in named or path == self.m.file or not _matches(self.globs, path, self.m.base):
                 continue

@@ -32,9 +32,7 @@ class IndexView(IndexTree):
     """IndexTree over a given index: ``git commit -a`` and ``git commit PATH`` use a temporary one."""
 
     def __init__(self, repo: pygit2.Repository, index: pygit2.Index) -> None:
-        self.repo = repo
-        self.index = index
-        self.label = "INDEX"
+        super().__init__(repo, index)
 
 
 def staged_index(repo: Repo) -> pygit2.Index:

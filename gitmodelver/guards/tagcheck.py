@@ -17,11 +17,12 @@ import pygit2
 from gitmodelver.core.diff import bump_level, diff, policy_overrides
 from gitmodelver.core.manifest import FILENAME
 from gitmodelver.core.semver import Version, parse_tag
-from gitmodelver.errors import CheckFailed
+from gitmodelver.core.validate import parse_toml
+from gitmodelver.errors import CheckFailed, ManifestError, UsageError
 from gitmodelver.gitstore import versions
 from gitmodelver.gitstore.proc import first_error_line
 from gitmodelver.gitstore.repo import Repo
-from gitmodelver.gitstore.system import System, in_tree, read_toml
+from gitmodelver.gitstore.system import System, in_tree, manifest_paths, read_toml
 from gitmodelver.gitstore.tree import CommitTree
 from gitmodelver.gitstore.versions import Release
 
@@ -160,6 +161,22 @@ def _released_data(repo: Repo, release: Release, system: System) -> dict[str, An
     )
 
 
+def _unreadable(repo: Repo, tree: CommitTree, tag: str) -> list[Rejection]:
+    """Why the manifests of a commit that cannot be read (so name no system) cannot be read."""
+    found = []
+    for file in manifest_paths(repo.git, tree.tree):
+        raw = tree.read(file)
+        if raw is None or read_toml(raw) is not None:
+            continue
+        try:
+            parse_toml(raw.decode("utf-8"), f"{file}@{tag}")
+        except UnicodeDecodeError:
+            found.append(Rejection(tag, f"{file}@{tag} is not UTF-8"))
+        except ManifestError as exc:
+            found.append(Rejection(tag, exc.problems[0], fix=exc.fix))
+    return found
+
+
 def level_check(
     repo: Repo, release: Release, system: System, data: Mapping[str, Any], candidates: Iterable[Release]
 ) -> Rejection | None:
@@ -197,12 +214,17 @@ def check_new_version(
     commit = _commit_of(repo, release)
     if commit is None:
         return [Rejection(tag, f"{oid[:12]} does not point at a commit")]
-    found = in_tree(repo, CommitTree(repo.git, commit, tag), release.name)
+    tree = CommitTree(repo.git, commit, tag)
+    found = in_tree(repo, tree, release.name)
     if found is None:
-        return [Rejection(tag, f"its commit {release.commit[:12]} has no {FILENAME} for {release.name}")]
+        missing = Rejection(tag, f"its commit {release.commit[:12]} has no {FILENAME} for {release.name}")
+        return [missing, *_unreadable(repo, tree, tag)]
     system, data = found
     known = {r.tag: r for r in pending if r.tag != tag}
-    report = verify_release(repo, system, release, known=known)
+    try:
+        report = verify_release(repo, system, release, known=known)
+    except UsageError as exc:  # bad input in this version (a DVC path leaving the repository): this tag only
+        return [Rejection(tag, f"fails verify: {exc.message}", fix=exc.fix or f"git modelver verify {tag}")]
     problems = [
         Rejection(tag, f"fails verify ({c.name}): {c.detail}", fix=f"git modelver verify {tag}")
         for c in report.failures
@@ -215,7 +237,7 @@ def check_new_version(
                 fix=f"git tag -d {tag} && git modelver release --sign",
             )
         )
-    if all(c.name != "level" for c in report.failures):
+    if all(c.name not in ("level", "manifest") for c in report.failures):
         # verify judges the level the tag message claims against the release it names; a message that
         # names no previous release (or an old one) is judged here against the versions Git holds.
         candidates = {r.tag: r for r in [*versions.list_releases(repo, release.name), *pending]}

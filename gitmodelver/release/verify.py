@@ -6,6 +6,7 @@ DVC comes in only for objects on a remote (``remote``) or rehashing the cache (`
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -17,12 +18,12 @@ from gitmodelver.core import digest, evaluation, pins
 from gitmodelver.core.diff import bump_level, diff, policy_overrides
 from gitmodelver.core.manifest import Manifest, parse
 from gitmodelver.core.semver import LEVELS, level_rank
-from gitmodelver.errors import ManifestError, ModelverError
+from gitmodelver.errors import ManifestError, ModelverError, UsageError
 from gitmodelver.gitstore import signature
 from gitmodelver.gitstore.repo import Repo
 from gitmodelver.gitstore.system import System
 from gitmodelver.gitstore.tree import CommitTree
-from gitmodelver.gitstore.versions import TAG_PREFIX, Release
+from gitmodelver.gitstore.versions import TAG_PREFIX, Release, list_releases, previous_release
 from gitmodelver.release.checks import Check, ExtraChecks, VersionReport
 
 
@@ -44,6 +45,14 @@ class Context:
     # since that cache keeps a few dozen entries and `--all` would churn it.
     schema_cache: Path | None = None
     extra: ExtraChecks | None = None  # checks beyond Git objects (DVC's, see ``dvc.object_checks``)
+    _candidates: list[Release] | None = None
+
+    def candidates(self) -> list[Release]:
+        """The system's releases as refs, with ``known`` ones (not refs yet) in their place."""
+        if self._candidates is None:
+            listed = {r.tag: r for r in list_releases(self.repo, self.system.name)}
+            self._candidates = list({**listed, **self.known}.values())
+        return self._candidates
 
     def commit(self, oid: str) -> pygit2.Commit | None:
         obj = self.repo.git.get(oid)
@@ -106,7 +115,9 @@ def _toml_version(blob: pygit2.Object) -> str | None:
     try:
         data = tomllib.loads(blob.data.decode("utf-8"))  # type: ignore[attr-defined]
         return str(data["system"]["version"])
-    except (AttributeError, KeyError, TypeError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (AttributeError, KeyError, TypeError, ValueError, RecursionError):
+        # ValueError: not UTF-8, not TOML, or an integer of thousands of digits; RecursionError: nested
+        # deeper than tomllib reads
         return None
 
 
@@ -305,18 +316,25 @@ def _digest(release: Release, m: Manifest) -> Check:
 def _pins(release: Release, m: Manifest, tree: CommitTree, commit: pygit2.Commit) -> Check:
     at = short(str(commit.id))
     problems = []
-    for pin in pins.compute(m.data, tree, m.base):
+    try:
+        computed = pins.compute(m.data, tree, m.base)
+    except UsageError as exc:  # a DVC file naming a path outside the repository: refused, not checked
+        raise UsageError(f"{release.tag}: {exc.message}", fix=exc.fix) from exc
+    for pin in computed:
         ref = pin.ref
         what = "hashes to" if ref.kind == "path" else "records"
         if pin.missing:
-            kind = "file" if ref.kind == "path" else "DVC output"
-            problems.append(f"{ref.dotted}: {pin.repo_path} is no {kind} at {at}")
+            kind = {"path": "file", "params": "params file"}.get(ref.kind, "DVC output")
+            why = f" ({pin.why})" if pin.why and ref.kind in ("path", "params") else ""
+            problems.append(f"{ref.dotted}: {pin.repo_path} is no {kind} at {at}{why}")
         elif ref.pin is None:
             problems.append(f"{ref.pin_path} is not pinned")
+        elif pin.stale and ref.kind == "params":
+            problems.append(f"{ref.pin_path}: {pin.repo_path} at {at} does not hold the values it pins")
         elif pin.stale:
             problems.append(
                 f"{ref.pin_path} pins {ref.pin[:12]}… but {_source(pin)} at {at} "
-                f"{what} {str(pin.actual)[:12]}…"
+                f"{what} {str(pin.actual)[:12]}…{_link_text_pin(pin, tree)}"
             )
     if problems:
         return Check(
@@ -329,24 +347,51 @@ def _pins(release: Release, m: Manifest, tree: CommitTree, commit: pygit2.Commit
 
 
 def _source(pin: pins.Pin) -> str:
+    if pin.ref.kind == "path" and pin.file != pin.repo_path:
+        return f"{pin.repo_path} (a symlink to {pin.file})"
     if pin.ref.kind == "path" or pin.repo_path.endswith(".dvc"):
         return pin.repo_path
     return f"the DVC record of {pin.repo_path}"
 
 
+def _link_text_pin(pin: pins.Pin, tree: CommitTree) -> str:
+    """A hint for releases made when a symlinked prompt was pinned by the link's own text."""
+    if pin.ref.kind != "path" or pin.file == pin.repo_path:
+        return ""
+    text = tree.blob(pin.repo_path)
+    if text is None or hashlib.sha256(text).hexdigest() != pin.ref.pin:
+        return ""
+    return " (the pin is of the symlink's own text, which says nothing of the prompt)"
+
+
 def _level(ctx: Context, release: Release, m: Manifest) -> Check:
-    bump, previous = release.bump, release.previous
+    """The level the tag claims, against the diff from the release Git says it follows (never the tag's
+    own ``Modelver-Previous``, which must name that same release)."""
+    bump, claimed = release.bump, release.previous
     if bump is None:
         return Check("level", False, f"the tag message of {release.tag} has no Modelver-Bump trailer")
-    if previous is None:
+    expected = previous_release(ctx.repo, release, ctx.candidates())
+    if expected is None:
+        if claimed is not None:
+            return Check(
+                "level",
+                False,
+                f"Modelver-Previous names {claimed}, but no earlier release of {ctx.system.name} is in the "
+                f"history of {short(release.commit)}: `git fetch --tags`, or the tag message is forged",
+            )
         return Check("level", True, f"{bump}: first release")
-    found = ctx.release_named(previous)
-    if found is None:
+    if claimed != expected.tag:
+        said = f"names {claimed}" if claimed else "is missing"
         return Check(
             "level",
             False,
-            f"Modelver-Previous names {previous}, which is not in this repository: `git fetch --tags`",
+            f"Modelver-Previous {said}, but {release.tag} follows {expected.tag} (the highest release in "
+            f"the history of its commit): the tag message does not describe its release",
         )
+    previous = expected.tag
+    found = ctx.release_named(previous)
+    if found is None:
+        return Check("level", False, f"{previous}: its commit is missing: `git fetch --tags`")
     try:
         before = ctx.manifest_at(found[1], previous)
     except ManifestError:
