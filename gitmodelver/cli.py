@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="the system name (default: the folder's name)")
     p.add_argument("--force", action="store_true", help="overwrite an existing manifest")
     p.add_argument("--no-dvc", action="store_true", help="do not run `dvc init`")
+    p.add_argument("--no-hooks", action="store_true", help="write the hook config, do not switch hooks on")
+
+    p = _add(sub, "track", "name new prompts, weights or params files in the manifest (comments kept)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files to add: prompts, .dvc files, params files")
+    p.add_argument("--as", dest="as_", choices=("prompt", "weights", "params"), help="what the files are")
 
     _add(sub, "lock", "re-pin every file reference and print what changed")
     _add(sub, "status", "changes since the last release, their levels, the next version")
@@ -94,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--level", choices=LEVEL_CHOICES, help="raise the level (never below the computed one)")
     p.add_argument("--pre", metavar="LABEL", help="make a pre-release, e.g. rc -> 1.5.0-rc.1")
     p.add_argument("--initial", metavar="X.Y.Z", help="the first version (default 1.0.0)")
+    p.add_argument(
+        "--allow-stale",
+        action="store_true",
+        help="release although dvc.lock does not match the tree (recorded in the tag message)",
+    )
     sign = p.add_mutually_exclusive_group()
     sign.add_argument(
         "--sign", dest="sign", action="store_true", default=None, help="sign the tag (git tag -s)"

@@ -182,8 +182,8 @@ def test_every_folder_is_a_known_capability() -> None:
 
 def test_small_folders() -> None:
     assert len(list(PACKAGE.glob("*.py"))) <= 8
-    for folder in ALLOWED:
-        assert len(list((PACKAGE / folder).glob("*.py"))) <= 12, folder
+    for folder in ALLOWED:  # modules, besides the package's own __init__
+        assert len([p for p in (PACKAGE / folder).glob("*.py") if p.name != "__init__.py"]) <= 12, folder
 
 
 UPWARD = [  # (module, source, the import named) — each against the arrows, one way or another

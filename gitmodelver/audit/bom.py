@@ -172,12 +172,17 @@ def _file_spec(m: manifest.Manifest, ref: FileRef, graph: Graph) -> dict[str, An
     role = FILE_ROLES.get(ref.dotted) or FILE_ROLES.get(ref.key[0]) or ("file", None)
     node = graph.nodes.get(f"file:{path}") or _node_for(graph, ref.dotted)
     props = {"component": ref.dotted, "path": path, "tracked-by": "dvc" if ref.kind == "dvc" else "git"}
+    if ref.kind == "params":  # keys of a params file: named by their values, not by the file's hash
+        hashes: list[tuple[str, str]] = []
+        extra = {"params-values": json.dumps(ref.pin, sort_keys=True, default=str)} if ref.pin else {}
+    else:
+        hashes, extra = _hashes(ref.pin_field, ref.pin)
     spec: dict[str, Any] = {
         "ref": ref.dotted,
         "name": node.path if node is not None and node.path else path,
         "type": role[0],
-        "hashes": [(ref.pin_field, ref.pin)] if ref.pin else [],
-        "properties": props,
+        "hashes": hashes,
+        "properties": {**props, **extra},
     }
     if node is not None:
         spec["depends_on"] = [f"dataset:{n.path}" for n in _upstream_data(graph, node.id)]
@@ -234,17 +239,28 @@ def _upstream_data(graph: Graph, start: str) -> list[Node]:
     return found
 
 
+def _hashes(algorithm: str, value: str | None) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """CycloneDX hashes of a file, and properties for what is no hash of its content: a DVC directory's
+    md5 (``….dir``) is the md5 of DVC's listing of the folder, so it is stated as such, never as an MD5."""
+    if not value:
+        return [], {}
+    if value.endswith(".dir"):
+        return [], {"dvc-directory-md5": value, "kind": "directory"}
+    return [(algorithm, value)], {}
+
+
 def _dataset_spec(node: Node) -> dict[str, Any]:
     algorithm, _, value = (node.hash or "").partition(":")
-    value = value.removesuffix(".dir")  # a DVC directory listing's md5: the hash of its listing
+    hashes, extra = _hashes(algorithm, value)
     return {
         "ref": f"dataset:{node.path}",
         "name": str(node.path),
         "type": "data",
-        "hashes": [(algorithm, value)] if value else [],
+        "hashes": hashes,
         "properties": {
             "lineage-kind": node.kind,
             **({"recorded-in": node.attrs["recorded_in"]} if node.attrs.get("recorded_in") else {}),
+            **extra,
         },
     }
 

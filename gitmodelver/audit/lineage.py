@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gitmodelver.audit.lineage_graph import Edge, Graph, Node, file_id
-from gitmodelver.core import digest, dvcfiles
+from gitmodelver.core import digest, dvcfiles, pins
 from gitmodelver.core.dvcfiles import DvcOut
 from gitmodelver.core.filerefs import NON_COMPONENTS, FileRef, Tree, iter_file_refs, join, ref_kind
 from gitmodelver.core.manifest import Manifest
@@ -71,7 +71,7 @@ class _Builder:
             if section == "base_model":
                 self.base_model(value)
                 continue
-            config = _config_values(value)
+            config = _config_values(value) if ref_kind(value) is None else {}  # a reference is its own node
             if config and section != "evaluation":
                 self.config(section, config)
         for ref in refs:
@@ -114,6 +114,8 @@ class _Builder:
         self.ids[ref.dotted] = node.id
         if ref.kind == "dvc":
             self.dvc_component(node, ref, path, out)
+        elif ref.kind == "params":
+            self.params_component(node, ref, path)
         else:
             self.git_component(node, ref, path)
         if kind != "eval-suite":  # the suite reaches the version through the results it produced
@@ -132,6 +134,16 @@ class _Builder:
             )
         if out.stage is not None:
             self.produced_by(node, out)
+
+    def params_component(self, node: Node, ref: FileRef, path: str) -> None:
+        """Keys of a params file: named by their values, which the file must still hold."""
+        node.hash = digest.sha256_digest(ref.pin) if isinstance(ref.pin, Mapping) else None
+        node.attrs["values"] = _plain(ref.pin) if isinstance(ref.pin, Mapping) else None
+        values, why = pins.params_pin(self.tree, path, ref.keys)
+        if values is None:
+            node.problems.append(f"{path}: {why or 'not in Git at this commit'}")
+        elif values != ref.pin:
+            node.problems.append(f"{path} at this commit does not hold the values the manifest pins")
 
     def git_component(self, node: Node, ref: FileRef, path: str) -> None:
         data = self.tree.read(path)
@@ -315,8 +327,10 @@ def _plain(values: Mapping[str, Any]) -> Any:
 
 
 def _component_kind(ref: FileRef) -> str:
-    if ref.key[0] == "evaluation" and len(ref.key) == 2 and ref.key[1] in ("suite", "results"):
-        return f"eval-{ref.key[1]}"
+    if ref.key[0] == "evaluation" and len(ref.key) == 2 and ref.key[1] in ("suite", "results", "metrics"):
+        return f"eval-{'results' if ref.key[1] == 'metrics' else ref.key[1]}"
+    if ref.kind == "params":
+        return "params"
     return SECTION_KINDS.get(ref.key[0], "file")
 
 

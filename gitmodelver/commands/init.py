@@ -6,54 +6,29 @@ import re
 import sys
 from pathlib import Path
 
-from gitmodelver import output
+from gitmodelver import output, scaffold
+from gitmodelver.commands import install_hooks
 from gitmodelver.core import manifest
 from gitmodelver.errors import UsageError
 from gitmodelver.gitstore import fsutil, proc, system
 from gitmodelver.gitstore.repo import Repo
-from gitmodelver.scaffold import PRE_COMMIT_BLOCK, manifest_text
-
-PROMPT_SUFFIXES = {".j2", ".jinja", ".jinja2", ".txt", ".md", ".prompt", ".tmpl", ".mustache"}
-
-
-def _key(stem: str, taken: set[str]) -> str:
-    key = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_") or "file"
-    candidate, n = key, 2
-    while candidate in taken:
-        candidate, n = f"{key}_{n}", n + 1
-    taken.add(candidate)
-    return candidate
+from gitmodelver.scaffold import PRE_COMMIT_BLOCK
 
 
 def _name(folder: Path, given: str | None) -> str:
     name = given or re.sub(r"[^a-z0-9._-]+", "-", folder.name.lower()).strip("-._") or "system"
     if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", name):
         raise UsageError(
-            f"'{name}' is not a valid system name ([a-z0-9][a-z0-9._-]*)", fix="pass --name NAME"
+            f"'{name}' is not a valid system name ([a-z0-9][a-z0-9._-]*)",
+            fix="git modelver init --name my-system",
         )
     return name
 
 
-def _scan(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
-    prompts: dict[str, str] = {}
-    weights: dict[str, str] = {}
-    taken: set[str] = set()
-    prompt_dir = folder / "prompts"
-    if prompt_dir.is_dir():
-        for path in sorted(prompt_dir.rglob("*")):
-            if _is_prompt(path, prompt_dir):
-                prompts[_key(path.stem, taken)] = path.relative_to(folder).as_posix()
-    taken = set()
-    for path in sorted(folder.rglob("*.dvc")):
-        rel = path.relative_to(folder).as_posix()
-        if path.is_file() and not rel.startswith((".dvc/", ".git/")):
-            weights[_key(Path(path.stem).stem, taken)] = rel
-    return prompts, weights
-
-
-def _is_prompt(path: Path, prompt_dir: Path) -> bool:
-    hidden = any(part.startswith(".") for part in path.relative_to(prompt_dir).parts)
-    return not hidden and path.suffix in PROMPT_SUFFIXES and path.is_file()
+def _files(repo: Repo) -> list[str]:
+    """What git sees: tracked files and untracked ones it does not ignore (repo-relative)."""
+    out = repo.run("ls-files", "-z", "--cached", "--others", "--exclude-standard").out
+    return [f for f in out.split("\0") if f and not f.startswith((".git/", ".dvc/"))]
 
 
 def _pre_commit(root: Path) -> bool:
@@ -69,6 +44,19 @@ def _pre_commit(root: Path) -> bool:
         )
     fsutil.atomic_write(config, (text.rstrip("\n") + "\n" + PRE_COMMIT_BLOCK).encode("utf-8"))
     return True
+
+
+def _activate_hooks(repo: Repo) -> str:
+    """Switch the hooks on for this clone: the pre-commit framework for both stages, or the native hooks
+    where pre-commit will not install (``core.hooksPath`` set)."""
+    if repo.config("core.hooksPath"):
+        install_hooks.install(repo, install_hooks.CLIENT_HOOKS, force=False)
+        return f"native hooks in {install_hooks.hooks_dir(repo)} (core.hooksPath is set)"
+    proc.run(
+        [sys.executable, "-m", "pre_commit", "install", "-t", "pre-commit", "-t", "pre-push"],
+        cwd=repo.root,
+    )
+    return "pre-commit install -t pre-commit -t pre-push"
 
 
 def _dvc_init(root: Path) -> bool:
@@ -93,37 +81,41 @@ def run(args: argparse.Namespace) -> int:
     if (repo.root / file).exists() and not args.force:
         raise UsageError(f"{file} already exists", fix="edit it, or pass --force to start over")
     name = _name(folder if rel else repo.root, args.name)
-    prompts, weights = _scan(folder)
-    evals = {
-        k: v
-        for k, v in (("suite", "evals/suite.yaml"), ("results", "evals/results.json"))
-        if (folder / v).is_file()
-    }
-    fsutil.atomic_write(repo.root / file, manifest_text(name, prompts, weights, evals).encode("utf-8"))
+    found = scaffold.find(repo.worktree(), _files(repo), rel)
+    fsutil.atomic_write(repo.root / file, scaffold.manifest_text(name, found).encode("utf-8"))
     snap = system.worktree_snapshot(repo, system.System(name, file))
     fsutil.atomic_write(repo.root / file, snap.locked_text().encode("utf-8"))
     dvc = False if args.no_dvc else _dvc_init(repo.root)
     storage = None if args.no_dvc else _dvc_remote(repo)
     hooks = _pre_commit(repo.root)
+    active = None if args.no_hooks else _activate_hooks(repo)
     if args.json:
         output.emit_json(
             {
                 "manifest": file,
                 "name": name,
-                "prompts": prompts,
-                "weights": weights,
+                "prompts": found.prompts,
+                "weights": {k: w.dvc for k, w in found.weights.items()},
+                "datasets": found.datasets,
+                "params": [p.file for p in found.params],
+                "metrics": found.metrics,
                 "dvc_init": dvc,
                 "dvc_remote": str(storage) if storage else None,
                 "pre_commit": hooks,
+                "hooks": active,
             }
         )
         return 0
-    output.say(f"wrote {file}: system {name}, {len(prompts)} prompt(s), {len(weights)} weight file(s)")
+    output.say(
+        f"wrote {file}: system {name}, {len(found.prompts)} prompt(s), {len(found.weights)} weight(s), "
+        f"{len(found.params)} params file(s), {len(found.metrics)} metrics file(s)"
+    )
     if dvc:
         output.say("ran `dvc init`")
     if storage:
         output.say(f"DVC remote: {storage} (local; point it at S3/GCS/SSH with `dvc remote add -d`)")
     if hooks:
-        output.say("added the modelver hooks to .pre-commit-config.yaml (enable them: `pre-commit install`)")
+        output.say("added the modelver hooks to .pre-commit-config.yaml")
+    output.say(f"hooks: on ({active})" if active else "hooks: off (--no-hooks; git modelver install-hooks)")
     output.say(f"next: review {file}, `git add -A && git commit`, then `git modelver release`")
     return 0

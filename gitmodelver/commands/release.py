@@ -16,9 +16,15 @@ def _initial(text: str | None) -> Version | None:
     if text is None:
         return None
     try:
-        return Version.parse(text)
+        version = Version.parse(text)
     except InvalidVersion as exc:
         raise UsageError(f"--initial: {exc}", fix="use a version like 0.1.0") from exc
+    if version.build:
+        raise UsageError(
+            f"--initial {text}: build metadata would make a second tag of one version",
+            fix=f"git modelver release --initial {text.split('+')[0]}",
+        )
+    return version
 
 
 def _nothing(p: plan.Plan) -> None:
@@ -32,12 +38,14 @@ def _nothing(p: plan.Plan) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    execute.check_message(args.message)
     repo, sys_ = open_system(args)
     p = plan.make(repo, sys_, level=args.level, pre=args.pre, initial=_initial(args.initial))
     if p.next is None:
         _nothing(p)
     execute.check_obstacles(p)
     execute.check_version(repo, p)
+    execute.check_pipeline(p, args.allow_stale)
     notes = execute.check_evaluation(p.snapshot)
     if args.dry_run:
         if args.json:
@@ -60,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             for change in p.changes:
                 output.say(f"  {change.level:<6} {change_line(change)}")
         return 0
-    outcome = execute.execute(repo, p, message=args.message, sign=args.sign)
+    outcome = execute.execute(repo, p, message=args.message, sign=args.sign, allow_stale=args.allow_stale)
     if args.push:
         push.push_release(repo, args.push, outcome.tag)  # DVC objects first, then branch and tag
     if args.json:

@@ -1,12 +1,65 @@
+"""``status``: what changed since the last release, at which level, the next version, and everything that
+stands in a release's way (stale pins, missing files, prompts the manifest does not name, a stale
+pipeline). Exit 1 when the tree cannot be released as it is. Light: no DVC, no jsonschema once cached."""
+
 from __future__ import annotations
 
 import argparse
+import posixpath
+from pathlib import Path
 
 from gitmodelver import output
-from gitmodelver.commands import open_system
+from gitmodelver.commands import install_hooks, open_system
 from gitmodelver.core import pins
+from gitmodelver.core.filerefs import follow, iter_file_refs, join
+from gitmodelver.gitstore.repo import Repo
+from gitmodelver.gitstore.system import Snapshot, System
 from gitmodelver.gitstore.tagmsg import change_line
+from gitmodelver.guards.globs import glob_regex, relative_to
 from gitmodelver.release import plan
+
+
+def unnamed_prompts(repo: Repo, system: System, snap: Snapshot) -> list[str]:
+    """Files git sees (tracked, or untracked and not ignored) that match ``policy.prompt_globs`` but that no
+    component names: the pre-commit hook would block committing them."""
+    globs = snap.manifest.policy.get("prompt_globs")
+    patterns = [glob_regex(g.strip("/")) for g in globs or [] if isinstance(g, str) and g.strip("/")]
+    if not patterns:
+        return []
+    named = {join(system.base, r.target) for r in iter_file_refs(snap.manifest.data)}
+    named |= {follow(snap.tree, path).path for path in named}
+    listed = repo.run("ls-files", "-z", "--cached", "--others", "--exclude-standard").out.split("\0")
+    found = []
+    for path in filter(None, listed):
+        rel = relative_to(path, system.base)
+        if path in named or path == system.file or rel is None:
+            continue
+        if any(p.fullmatch(rel) for p in patterns) and (repo.root / path).is_file():
+            found.append(path)
+    return found
+
+
+def hooks_state(repo: Repo) -> dict[str, bool]:
+    """Whether the pre-commit and pre-push hooks of this clone run gitmodelver's checks."""
+    folder = _hooks_dir(repo)
+    config = repo.root / ".pre-commit-config.yaml"
+    framework = config.is_file() and "modelver-" in config.read_text("utf-8", "replace")
+    state = {}
+    for name in install_hooks.CLIENT_HOOKS:
+        try:
+            text = (folder / name).read_text("utf-8", "replace")
+        except OSError:
+            text = ""
+        ours = install_hooks.MARKER in text
+        state[name] = ours or (framework and "pre-commit" in text and "hook-impl" in text)
+    return state
+
+
+def _hooks_dir(repo: Repo) -> Path:
+    configured = repo.config("core.hooksPath")
+    if configured:
+        return (repo.root / Path(configured).expanduser()).resolve()
+    return Path(repo.git.path) / "hooks"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -15,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
     snap = p.snapshot
     stale = [pin.ref.pin_path for pin in snap.stale]
     missing = [pin.repo_path for pin in snap.missing]
+    unnamed = unnamed_prompts(repo, system, snap)
+    hooks = hooks_state(repo)
+    blocked = bool(missing or unnamed or p.stale)
     if args.json:
         output.emit_json(
             {
@@ -25,11 +81,20 @@ def run(args: argparse.Namespace) -> int:
                 "changes": [c.as_json() for c in p.changes],
                 "stale": stale,
                 "missing": missing,
+                "unnamed": unnamed,
+                "pipeline": [str(s) for s in p.stale],
+                "hooks": hooks,
+                "releasable": not blocked,
                 "state": snap.state,
                 "notes": p.notes,
             }
         )
-        return 0
+        return 1 if blocked else 0
+    _print(p, system, snap, unnamed, hooks)
+    return 1 if blocked else 0
+
+
+def _print(p: plan.Plan, system: System, snap: Snapshot, unnamed: list[str], hooks: dict[str, bool]) -> None:
     last = p.last.tag if p.last else "no release yet"
     if p.next:
         output.say(f"{system.name}: last {last}; next {p.tag} ({p.level})")
@@ -37,12 +102,24 @@ def run(args: argparse.Namespace) -> int:
         output.say(f"{system.name}: last {last}; nothing to release")
     for change in p.changes:
         output.say(f"  {change.level:<6} {change_line(change)}")
-    if stale:
-        output.say(f"stale pins ({len(stale)}), run `git modelver lock`:")
+    if snap.stale:
+        output.say(f"stale pins ({len(snap.stale)}), run `git modelver lock`:")
         for pin in snap.stale:
             output.say(f"  {pin.ref.pin_path}  ({pin.repo_path})")
     for pin in snap.missing:
         output.say(f"{pins.missing_message(system.file, pin)} (fix: {pins.MISSING_FIX})")
+    for path in unnamed:
+        rel = posixpath.relpath(path, system.base) if system.base else path
+        output.say(
+            f"{path}: matches policy.prompt_globs but {system.file} does not name it "
+            f"(fix: git modelver track {rel})"
+        )
+    if p.stale:
+        output.say(f"stale pipeline ({len(p.stale)} stage(s)), `dvc repro` was not run:")
+        for stage in p.stale:
+            output.say(f"  {stage}")
     for note in p.notes:
         output.say(f"note: {note}")
-    return 0
+    off = [name for name, on in hooks.items() if not on]
+    if off:
+        output.say(f"hooks off in this clone: {', '.join(off)} (fix: git modelver install-hooks)")

@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gitmodelver.core import dvcfiles, manifest
-from gitmodelver.core.filerefs import FileRef, Tree, iter_file_refs, join
+from gitmodelver.core import dvcfiles, manifest, pipeline
+from gitmodelver.core.filerefs import FileRef, Tree, follow, iter_file_refs, join
 
 MISSING_FIX = "fix the path or add the file (`dvc add` for weights)"
 
@@ -18,8 +18,9 @@ MISSING_FIX = "fix the path or add the file (`dvc add` for weights)"
 class Pin:
     ref: FileRef
     repo_path: str  # where the reference points, relative to the repository root
-    actual: str | None  # None when the file or the DVC record is missing
-    why: str | None = None  # for a missing DVC record: what is wrong with it
+    actual: Any  # sha256 / md5 (str) or params values (dict); None when the file or record is missing
+    why: str | None = None  # for a missing file or DVC record: what is wrong with it
+    file: str = ""  # the file whose bytes a `path` pin hashes: repo_path, or where its symlinks lead
 
     @property
     def missing(self) -> bool:
@@ -32,10 +33,39 @@ class Pin:
 
 def actual_pin(tree: Tree, kind: str, repo_path: str) -> str | None:
     if kind == "path":
-        data = tree.blob(repo_path)  # the blob git stores, as verify and the hooks hash it
-        return hashlib.sha256(data).hexdigest() if data is not None else None
+        return file_pin(tree, repo_path)[0]
     out = dvcfiles.resolve(tree, repo_path)
     return out.md5 if out is not None else None
+
+
+def file_pin(tree: Tree, repo_path: str) -> tuple[str | None, str | None, str]:
+    """``(sha256, why it is missing, the file hashed)`` for a ``path`` reference.
+
+    A prompt is what a symlink leads to: a link is followed inside ``tree`` and its target's blob (the
+    blob git stores, as verify and the hooks hash it) is pinned, so an edit of the target is an edit of
+    the prompt. A link leaving the repository, a loop or a dangling link pins nothing and says why.
+    """
+    followed = follow(tree, repo_path)
+    if followed.problem is not None:
+        return None, followed.problem, followed.path
+    data = tree.blob(followed.path)
+    if data is None:
+        return None, followed.dangling, followed.path
+    return hashlib.sha256(data).hexdigest(), None, followed.path
+
+
+def params_pin(
+    tree: Tree, path: str, keys: tuple[str, ...] | None
+) -> tuple[dict[str, Any] | None, str | None]:
+    """``(values, why they are missing)`` of a ``params`` reference: the keys it names, as the file has
+    them now (nested as in the file). Every key must be there: a key gone from the file is no value."""
+    doc = pipeline.read_params(tree, path)
+    if doc is None:
+        return None, "no params file DVC can read there (YAML, JSON or TOML)" if tree.exists(path) else None
+    gone = [k for k in keys or () if pipeline.lookup(doc, k) is pipeline.MISSING]
+    if gone:
+        return None, f"{path} has no {', '.join(gone)}"
+    return pipeline.select(doc, list(keys) if keys is not None else None), None
 
 
 def compute(data: Mapping[str, Any], tree: Tree, base: str) -> list[Pin]:
@@ -43,9 +73,17 @@ def compute(data: Mapping[str, Any], tree: Tree, base: str) -> list[Pin]:
     pins = []
     for ref in iter_file_refs(data):
         path = join(base, ref.target)
+        if ref.kind == "path":
+            actual, why, file = file_pin(tree, path)
+            pins.append(Pin(ref, path, actual, why, file))
+            continue
+        if ref.kind == "params":
+            values, why = params_pin(tree, path, ref.keys)
+            pins.append(Pin(ref, path, values, why, path))
+            continue
         actual = actual_pin(tree, ref.kind, path)
-        why = dvcfiles.explain(tree, path) if actual is None and ref.kind == "dvc" else None
-        pins.append(Pin(ref, path, actual, why))
+        why = dvcfiles.explain(tree, path) if actual is None else None
+        pins.append(Pin(ref, path, actual, why, path))
     return pins
 
 
@@ -73,7 +111,10 @@ def locked_text(m: manifest.Manifest, pins: Iterable[Pin], version: str | None =
     Only what changes is rewritten (with tomlkit), so comments and layout survive; a manifest that is
     already locked comes back unchanged.
     """
-    changes = {(*p.ref.key, p.ref.pin_field): str(p.actual) for p in to_lock(pins)}
+    changes = {
+        (*p.ref.key, p.ref.pin_field): p.actual if isinstance(p.actual, dict) else str(p.actual)
+        for p in to_lock(pins)
+    }
     if not changes and version is None:
         return m.text
     return manifest.edit(m.text, changes, version)

@@ -54,7 +54,11 @@ def check_clean(repo: Repo, snap: Snapshot, file: str) -> None:
     committed = _committed(repo, file)
     if committed is not None and file in dirty and beyond_pins(committed.data, snap.data):
         raise UsageError(f"{file} has uncommitted edits", fix=f"commit {file} first (`git commit {file}`)")
-    untracked = [p.repo_path for p in snap.pins if p.ref.kind == "path" and p.repo_path not in repo.git.index]
+    # A symlinked prompt is its target: both the link and the file it leads to must be committed.
+    referenced = [
+        f for p in snap.pins if p.ref.kind in ("path", "params") for f in (p.repo_path, p.file) if f
+    ]
+    untracked = [f for f in dict.fromkeys(referenced) if f not in repo.git.index]
     if untracked:
         raise UsageError(
             f"{untracked[0]} is referenced by the manifest but not committed",
@@ -81,6 +85,23 @@ def check_version(repo: Repo, plan: Plan) -> None:
             f'{plan.system.file} already says version = "{plan.next}"; release writes it',
             fix="delete the version line and commit",
         )
+
+
+STALE_FIX = 'dvc repro && git modelver lock && git add -A && git commit -m "Reproduce the pipeline"'
+
+
+def check_pipeline(plan: Plan, allow_stale: bool) -> list[str]:
+    """Refuse a release whose dvc.lock no longer matches the tree (``dvc repro`` was not run), unless
+    ``allow_stale``: then the stale stages are returned, to be recorded in the tag message."""
+    if not plan.stale:
+        return []
+    lines = [str(s) for s in plan.stale]
+    if not allow_stale:
+        raise CheckFailed(
+            f"the pipeline is stale, {len(lines)} stage(s): " + " | ".join(lines),
+            fix=STALE_FIX,
+        )
+    return lines
 
 
 def check_obstacles(plan: Plan) -> None:
@@ -185,7 +206,9 @@ def sync_worktree(repo: Repo, file: str, text: str, commit: str) -> None:
     fsutil.atomic_write(repo.root / file, data)
 
 
-def _tag_message(plan: Plan, snap_data: Mapping[str, Any], user_message: str | None) -> str:
+def _tag_message(
+    plan: Plan, snap_data: Mapping[str, Any], user_message: str | None, stale: list[str] | None = None
+) -> str:
     trailers = {
         "Modelver-Digest": digest.version_digest(snap_data),
         "Modelver-State": digest.state_digest(snap_data),
@@ -193,6 +216,10 @@ def _tag_message(plan: Plan, snap_data: Mapping[str, Any], user_message: str | N
     }
     if plan.last is not None:
         trailers["Modelver-Previous"] = plan.last.tag
+    if stale:
+        trailers["Modelver-Stale"] = ", ".join(s.stage for s in plan.stale)
+        shipped = "Shipped with a stale pipeline (--allow-stale): " + "; ".join(stale)
+        user_message = f"{user_message.strip()}\n\n{shipped}" if user_message else shipped
     # A first release "adds" everything; how we release (system, policy) is no news there.
     changes = plan.changes if plan.last is not None else [c for c in plan.changes if c.level != "none"]
     return tagmsg.compose(
@@ -258,9 +285,25 @@ def _interrupted(repo: Repo, plan: Plan, sign: bool) -> str | None:
     return str(commit.id)
 
 
-def execute(repo: Repo, plan: Plan, *, message: str | None = None, sign: bool | None = None) -> Outcome:
+def check_message(message: str | None) -> None:
+    """Refuse ``-m`` text that git or a reader would take for trailers or a signature block."""
+    found = tagmsg.confusing_line(message or "")
+    if found is not None:
+        number, line = found
+        raise UsageError(
+            f"release -m: line {number} ({line[:40]!r}) would read as a Modelver trailer or a signature "
+            "block in the tag message",
+            fix="reword that line (trailers and signatures are written by release itself)",
+        )
+
+
+def execute(
+    repo: Repo, plan: Plan, *, message: str | None = None, sign: bool | None = None, allow_stale: bool = False
+) -> Outcome:
     """Commit and tag ``plan``; on any failure the repository is left as it was."""
     assert plan.next is not None and plan.tag is not None
+    check_message(message)
+    stale = check_pipeline(plan, allow_stale)
     snap = plan.snapshot
     check_obstacles(plan)
     check_clean(repo, snap, plan.system.file)
@@ -269,7 +312,7 @@ def execute(repo: Repo, plan: Plan, *, message: str | None = None, sign: bool | 
     do_sign = decide_signing(repo, snap, sign)
     text = snap.locked_text(str(plan.next))
     data = manifest.parse(text, plan.system.file).data
-    tag_message = _tag_message(plan, data, message)
+    tag_message = _tag_message(plan, data, message, stale)
     with mutex.held(repo.state_dir() / "release.lock", "release"):
         head = repo.head()
         if (head.id if head else None) != plan.head:

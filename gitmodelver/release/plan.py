@@ -8,8 +8,9 @@ from typing import Any
 
 import pygit2
 
-from gitmodelver.core import manifest
+from gitmodelver.core import manifest, pipeline
 from gitmodelver.core.diff import Change, bump_level, diff, policy_overrides
+from gitmodelver.core.pipeline import Stale
 from gitmodelver.core.semver import InvalidVersion, Version, level_rank
 from gitmodelver.errors import UsageError
 from gitmodelver.gitstore import versions
@@ -42,6 +43,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     taken: Obstacle | None = None  # the tag of ``next`` exists outside HEAD's history
     unsynced: Obstacle | None = None  # the manifest file lags behind HEAD's release commit
+    stale: tuple[Stale, ...] = ()  # pipeline stages whose dvc.lock record the tree no longer matches
 
     @property
     def tag(self) -> str | None:
@@ -99,7 +101,8 @@ def make(
         plan = Plan(system, snap, releases, None, changes, None, level or "initial", nxt, head_id)
     else:
         plan = _after(repo, Plan(system, snap, releases, last, [], None, None, None, head_id), level, pre)
-    return _obstacles(repo, plan)
+    stale = tuple(pipeline.stale_stages(snap.tree, pipeline.folders_up(system.base)))
+    return _obstacles(repo, replace(plan, stale=stale))
 
 
 def _after(repo: Repo, plan: Plan, level: str | None, pre: str | None) -> Plan:
