@@ -6,7 +6,8 @@
   directory outputs (``data/prepared``, ``data/features``, ``eval/plots``) and a model file, reproduced with
   ``dvc repro`` and pushed to a local DVC remote.
 * ``llm_app``: an LLM application with prompts in several folders, a LoRA adapter folder under
-  ``dvc add`` and an evaluation harness that stamps its results with the state digest.
+  ``dvc add``, generation parameters in ``params.yaml``, and an evaluation harness (a DVC stage) that
+  stamps its results with the state digest.
 """
 
 from __future__ import annotations
@@ -207,6 +208,7 @@ def classifier(root: Path) -> GitRepo:
     repo.write("data/data.xml", _posts(120))
     dvc(repo, "add", "-q", "data/data.xml")
     repo.write("params.yaml", CLASSIFIER_PARAMS)
+    repo.write("prompts/system.j2", "Explain in one sentence why this question is about {{ label }}.\n")
     repo.write("src/prepare_params.py", PARAMS_HELPER)
     repo.write("src/prepare.py", PREPARE)
     repo.write("src/featurization.py", FEATURIZE)
@@ -226,15 +228,34 @@ LLM_EVAL = """\
 \"\"\"The app's evaluation harness: scores the prompts on a fixed suite, stamps the state it evaluated.\"\"\"
 import datetime, json, pathlib, subprocess, sys
 root = pathlib.Path(__file__).resolve().parent.parent
-state = subprocess.run([sys.executable, "-m", "gitmodelver", "-C", str(root), "digest"],
-                       capture_output=True, text=True, check=True).stdout.strip()
+digest = subprocess.run([sys.executable, "-m", "gitmodelver", "-C", str(root), "digest"],
+                        capture_output=True, text=True, check=False)
+state = digest.stdout.strip() if digest.returncode == 0 else "unstamped"  # before gitmodelver is set up
+temperature = float(open(root / "params.yaml").read().split("temperature:")[1].split()[0])
 prompts = sorted(p for p in root.rglob("*") if p.suffix in {".j2", ".md"} and "prompts" in p.parts)
 words = sum(len(p.read_text().split()) for p in prompts)
-metrics = {"helpfulness": round(0.8 + (words % 17) / 200, 4), "refusals": 0.01}
+metrics = {"helpfulness": round(0.8 + (words % 17) / 200 - temperature / 100, 4), "refusals": 0.01}
 (root / "evals" / "results.json").write_text(json.dumps(
     {"subject": state, "metrics": metrics, "suite": "evals/suite.yaml",
      "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}, indent=2) + "\\n")
 print(json.dumps(metrics))
+"""
+
+
+LLM_DVC_YAML = """\
+stages:
+  evaluate:
+    cmd: {python} evals/run.py
+    deps:
+      - prompts
+      - agents
+      - evals/run.py
+      - evals/suite.yaml
+    params:
+      - generation.temperature
+    outs:
+      - evals/results.json:
+          cache: false
 """
 
 
@@ -258,7 +279,10 @@ def llm_app(root: Path) -> GitRepo:
     dvc(repo, "add", "-q", "adapters/support-lora")
     repo.write("evals/suite.yaml", "cases:\n  - q: reset my password\n    expect: reset link\n")
     repo.write("evals/run.py", LLM_EVAL)
+    repo.write("params.yaml", "generation:\n  temperature: 0.2\n  top_p: 0.9\n")
+    repo.write("dvc.yaml", LLM_DVC_YAML.format(python=sys.executable))
     repo.write(".gitignore", "__pycache__/\n")
+    dvc(repo, "repro", "-q")
     repo.commit_all("Support assistant")
     dvc(repo, "push", "-q")
     return repo

@@ -68,6 +68,10 @@ def _walk(table: Mapping[str, Any], key: tuple[str, ...]) -> Iterator[FileRef]:
         values, keys = table.get("values"), table.get("keys")
         chosen = tuple(str(k) for k in keys) if isinstance(keys, list) else None
         yield FileRef(key, kind, table[kind], values if isinstance(values, Mapping) else None, chosen)
+        # other tables beside the pinned values may be references of their own (a second params file)
+        for name, value in table.items():
+            if name != "values" and isinstance(value, Mapping):
+                yield from _walk(value, (*key, name))
         return
     if kind is not None:
         pin = table.get(pin_field(kind))

@@ -40,6 +40,20 @@ class WorkTree:
     def exists(self, path: str) -> bool:
         return (self.root / path).exists()
 
+    complete = True  # it sees every file, as DVC does when it hashes a folder
+
+    def files(self, folder: str) -> list[str]:
+        """Every file below ``folder`` (repo-relative paths), untracked ones included, as DVC hashes it."""
+        top = self.root / folder
+        if not top.is_dir():
+            return []
+        found = []
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames[:] = [d for d in dirnames if d not in (".git", ".dvc")]
+            rel = Path(dirpath).relative_to(self.root).as_posix()
+            found += [f"{rel}/{name}" for name in filenames]
+        return sorted(found)
+
     def link(self, path: str) -> str | None:
         if path not in self._links:
             try:
@@ -63,6 +77,25 @@ class CommitTree:
             except KeyError:
                 self._entries[path] = None
         return self._entries[path]
+
+    complete = False  # only what Git tracks: a folder DVC hashed may hold untracked files too
+
+    def files(self, folder: str) -> list[str]:
+        """The files Git holds below ``folder`` at this commit."""
+        entry = self._entry(folder)
+        if not isinstance(entry, pygit2.Tree):
+            return []
+        found: list[str] = []
+        todo = [(folder, entry)]
+        while todo:
+            prefix, tree = todo.pop()
+            for item in tree:
+                obj = self.repo[item.id]
+                if isinstance(obj, pygit2.Tree):
+                    todo.append((f"{prefix}/{item.name}", obj))
+                elif isinstance(obj, pygit2.Blob):
+                    found.append(f"{prefix}/{item.name}")
+        return sorted(found)
 
     def read(self, path: str) -> bytes | None:
         entry = self._entry(path)
@@ -118,6 +151,13 @@ class IndexTree:
 
     def blob(self, path: str) -> bytes | None:
         return self.read(path)
+
+    complete = False  # only what is staged
+
+    def files(self, folder: str) -> list[str]:
+        """The staged files below ``folder``."""
+        prefix = folder + "/"
+        return sorted(e.path for e in self.index if e.path.startswith(prefix))
 
     def exists(self, path: str) -> bool:
         return self._entry(path) is not None
