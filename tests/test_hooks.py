@@ -86,7 +86,9 @@ def test_unnamed_prompt_file_is_blocked(bot: GitRepo) -> None:
     bot.git("add", "prompts/faq/answer.md")
     (line,) = blocked(bot, "prompt-guard")
     assert line.startswith("prompts/faq/answer.md: a prompt (it matches policy.prompt_globs)")
-    assert '[prompts.answer] path = "prompts/faq/answer.md"' in line
+    assert line.endswith(
+        "(fix: git modelver track prompts/faq/answer.md && git add modelver.toml prompts/faq/answer.md)"
+    )
 
 
 def test_prompt_globs_are_relative_to_the_manifest_folder(repo: GitRepo) -> None:
@@ -96,7 +98,9 @@ def test_prompt_globs_are_relative_to_the_manifest_folder(repo: GitRepo) -> None
     repo.git("add", "-A")
     (line,) = blocked(repo, "prompt-guard")
     assert line.startswith("bots/a/prompts/x.j2: a prompt")
-    assert 'path = "prompts/x.j2" to bots/a/modelver.toml' in line
+    assert line.endswith(
+        "(fix: git modelver track bots/a/prompts/x.j2 && git add bots/a/modelver.toml bots/a/prompts/x.j2)"
+    )
 
 
 def test_hand_edited_pin_is_blocked(bot: GitRepo) -> None:
@@ -141,7 +145,7 @@ def test_invalid_manifest_reports_every_error_with_its_line(bot: GitRepo) -> Non
     assert [line.split(": ", 2)[:2] for line in lines] == [
         [f"modelver.toml:{at[source]}", where] for source, where in expected
     ]
-    assert lines[-1].endswith("(fix: edit modelver.toml, then git add modelver.toml)")
+    assert "(fix:" not in lines[-1]  # no one command fixes a manifest line: each says what is wrong
     # pre-commit passes the manifest's name; the staged content is what is judged.
     bot.write("modelver.toml", MANIFEST)
     assert len(blocked(bot, "manifest", "modelver.toml")) == 3

@@ -13,7 +13,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "gitmodelver"
 
-# folder -> the folders it may import (besides itself, ``gitmodelver.errors`` and the package root; every
+# folder -> the folders it may import (besides itself, ``gitmodelver.errors``, ``gitmodelver.advice`` and
+# the package root; every
 # folder but the pure core may also print through ``gitmodelver.output``)
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
@@ -25,7 +26,8 @@ ALLOWED: dict[str, set[str]] = {
     "deploy": {"core", "gitstore", "release", "dvc"},
     "audit": {"core", "gitstore", "release", "dvc", "guards", "bisect", "deploy"},
 }
-NEUTRAL = {"gitmodelver", "gitmodelver.errors"}
+# errors and advice (how a fix is written as a command) go with every error, in every folder
+NEUTRAL = {"gitmodelver", "gitmodelver.errors", "gitmodelver.advice"}
 
 
 def module_name(path: Path) -> str:

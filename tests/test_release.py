@@ -287,7 +287,8 @@ def test_a_version_the_manifest_already_claims_is_refused(repo: GitRepo) -> None
         result = repo.modelver("release", *args)
         assert result.code == 2, result.err
         assert 'modelver.toml already says version = "1.0.0"; release writes it' in result.err
-        assert "(fix: delete the version line and commit)" in result.err
+        assert "delete the version line from modelver.toml and commit that" in result.err
+        assert "(fix:" not in result.err
     assert repo.tags() == [] and repo.git("rev-parse", "HEAD") == head
     repo.write("modelver.toml", repo.read("modelver.toml").replace('version = "1.0.0"\n', ""))
     repo.commit_all("no version by hand")

@@ -337,7 +337,7 @@ def test_evaluation_bound_to_the_state_and_passing_gates(repo: GitRepo) -> None:
     out = repo.modelver("verify", "--json").json()
     checks = {c["name"]: c for c in out["versions"][0]["checks"]}
     assert checks["evaluation"]["ok"] is True
-    assert "bound to this state; gates pass" in checks["evaluation"]["detail"]
+    assert "bound to this state (subject is this state); gates pass" in checks["evaluation"]["detail"]
 
 
 # --------------------------------------------------------------------------- which versions by default

@@ -6,6 +6,9 @@ its components, each with the hash the version pins. cyclonedx-python-lib has no
 data types yet, so those two are added to its JSON output, and the whole document is then validated against
 the CycloneDX 1.6 schema the library ships: an invalid BOM is never written.
 The BOM is a function of the version: its timestamp is the tag's, its serial number derives from the digest.
+One thing comes from outside Git: a DVC directory output (md5 ``….dir``) lists its files as nested
+components with their MD5s when DVC's listing of the folder is in the local DVC cache (it names no file
+otherwise, and says so).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from gitmodelver.audit import lineage
 from gitmodelver.audit.lineage_graph import Graph, Node, upstream
 from gitmodelver.core import digest, evaluation, manifest
 from gitmodelver.core.filerefs import NON_COMPONENTS, FileRef, join, ref_kind
+from gitmodelver.dvc import dvcops
 from gitmodelver.errors import ModelverError, UsageError
 from gitmodelver.gitstore.repo import Repo
 from gitmodelver.gitstore.system import System
@@ -48,7 +52,7 @@ def build(repo: Repo, sys_: System, release: Release) -> dict[str, Any]:
     )
     results = evaluation.load_results(tree, m.data, m.base)
     gates = evaluation.check_gates(evaluation.gates_of(m.data), results.metrics if results else {})
-    doc = _library_bom(release, m, graph)
+    doc = _library_bom(release, m, graph, Listings(repo))
     by_ref = {c["bom-ref"]: c for c in doc.get("components", [])}
     for ref, data in _component_data(m, graph).items():
         by_ref[ref]["data"] = [data]
@@ -57,7 +61,33 @@ def build(repo: Repo, sys_: System, release: Release) -> dict[str, Any]:
     return doc
 
 
-def _library_bom(release: Release, m: manifest.Manifest, graph: Graph) -> dict[str, Any]:
+class Listings:
+    """The files of DVC directory outputs, read from the ``.dir`` objects in the local DVC cache.
+
+    The cache is found as DVC finds it (``cache.dir``, see ``dvcops.Store``), and only once a ``….dir``
+    md5 asks for it: a BOM without directories never loads DVC's configuration. A bare repository, one
+    without DVC, or a listing that is absent or does not hash to its md5 lists nothing.
+    """
+
+    def __init__(self, repo: Repo) -> None:
+        self.repo = repo
+        self._store: dvcops.Store | None = None
+        self._opened = False
+
+    def files(self, md5: str) -> tuple[list[tuple[str, str]], str] | None:
+        """(relpath, md5) of every file the directory ``md5`` holds, and DVC's hash name; None if unknown."""
+        if not md5.endswith(".dir"):
+            return None
+        if not self._opened:
+            self._opened = True
+            try:
+                self._store = None if self.repo.bare else dvcops.Store.open(self.repo.root)
+            except ModelverError:
+                self._store = None
+        return self._store.cached_listing(md5) if self._store is not None else None
+
+
+def _library_bom(release: Release, m: manifest.Manifest, graph: Graph, listings: Listings) -> dict[str, Any]:
     from cyclonedx.model import HashAlgorithm, HashType, Property
     from cyclonedx.model.bom import Bom
     from cyclonedx.model.component import Component, ComponentType
@@ -84,6 +114,7 @@ def _library_bom(release: Release, m: manifest.Manifest, graph: Graph) -> dict[s
             hashes=hashes,
             properties=props,
             purl=spec.get("purl"),
+            components=[component(inner) for inner in spec.get("files", [])],
         )
 
     root = component(_system_spec(release, m))
@@ -94,7 +125,7 @@ def _library_bom(release: Release, m: manifest.Manifest, graph: Graph) -> dict[s
     bom.metadata.tools.components.add(
         Component(name="gitmodelver", version=__version__, type=ComponentType.APPLICATION)
     )
-    specs = _component_specs(m, graph)
+    specs = [_with_files(spec, listings) for spec in _component_specs(m, graph)]
     made = {spec["ref"]: component(spec) for spec in specs}
     for item in made.values():
         bom.components.add(item)
@@ -247,6 +278,42 @@ def _hashes(algorithm: str, value: str | None) -> tuple[list[tuple[str, str]], d
     if value.endswith(".dir"):
         return [], {"dvc-directory-md5": value, "kind": "directory"}
     return [(algorithm, value)], {}
+
+
+def _with_files(spec: dict[str, Any], listings: Listings) -> dict[str, Any]:
+    """A DVC directory's spec with the files its cached listing names, as nested ``file`` components."""
+    props = spec.get("properties", {})
+    md5 = props.get("dvc-directory-md5")
+    if not md5:
+        return spec
+    found = listings.files(md5)
+    if found is None:
+        props["files"] = (
+            "not listed: the folder's .dir listing is not in the local DVC cache, or is corrupt there "
+            "(`dvc fetch` it)"
+        )
+        return spec
+    entries, hash_name = found
+    props["files"] = str(len(entries))
+    spec["files"] = [_inner_spec(spec, rel, md5_value, hash_name) for rel, md5_value in entries]
+    return spec
+
+
+def _inner_spec(parent: Mapping[str, Any], rel: str, md5: str, hash_name: str) -> dict[str, Any]:
+    """One file inside a DVC directory output. DVC 3 (``hash: md5``) records the md5 of its bytes; DVC 2
+    folded CRLF to LF in text files first, which is no MD5 of the file, so it is stated as a property."""
+    legacy = hash_name != dvcops.MD5
+    return {
+        "ref": f"{parent['ref']}/{rel}",
+        "name": f"{parent['name']}/{rel}",
+        "type": "file",
+        "hashes": [] if legacy else [("md5", md5)],
+        "properties": {
+            "directory": parent["name"],
+            "relpath": rel,
+            **({"dvc-md5-dos2unix": md5} if legacy else {}),
+        },
+    }
 
 
 def _dataset_spec(node: Node) -> dict[str, Any]:

@@ -128,6 +128,7 @@ class _Builder:
             return
         node.hash = f"md5:{out.md5}"
         node.attrs["recorded_in"] = out.source
+        _directory(node, out.md5, out.nfiles)
         if ref.pin and ref.pin != out.md5:
             node.problems.append(
                 f"the manifest pins md5 {_short(ref.pin)}, {out.source} records {_short(out.md5)}"
@@ -204,6 +205,7 @@ class _Builder:
             if node.kind in ("artifact", "data"):
                 node.kind = "dataset"
             node.attrs.setdefault("recorded_in", out.source)
+            _directory(node, out.md5, out.nfiles)
             if out.stage is not None:
                 self.produced_by(node, out)
             return node
@@ -237,6 +239,7 @@ class _Builder:
                 out = self.graph.node(file_id(path), "artifact", path, path=path)
                 if out.hash is None and isinstance(entry.get("md5"), str):
                     out.hash = f"md5:{entry['md5']}"
+                    _directory(out, entry["md5"], entry.get("nfiles"))
                 self.graph.edge(id, out.id, "produces")
         for entry in body.get("deps") or []:
             if isinstance(entry, Mapping) and isinstance(entry.get("path"), str):
@@ -256,6 +259,7 @@ class _Builder:
             kind = "dataset" if out.stage is None else "artifact"
             node = self.graph.node(file_id(out.path), kind, out.path, path=out.path, hash=f"md5:{out.md5}")
             node.attrs.setdefault("recorded_in", out.source)
+            _directory(node, out.md5, out.nfiles)
             if recorded and recorded != out.md5:
                 who = f"stage {out.stage}" if out.stage else out.source
                 node.problems.append(
@@ -317,6 +321,19 @@ class _Builder:
                     seen.add(nxt)
                     todo.append(nxt)
         return False
+
+
+def _directory(node: Node, md5: str, nfiles: Any) -> None:
+    """Mark a DVC directory output (md5 ``….dir``): one node for the folder, with its number of files.
+
+    DVC records ``nfiles`` beside the md5 (in the pointer and in dvc.lock); the lineage is read from Git
+    alone, so the files themselves are not listed here (``bom`` lists them from the DVC cache).
+    """
+    if not md5.endswith(".dir") or node.hash != f"md5:{md5}":
+        return
+    node.attrs["directory"] = True
+    if isinstance(nfiles, int) and not isinstance(nfiles, bool):
+        node.attrs["files"] = nfiles
 
 
 def _plain(values: Mapping[str, Any]) -> Any:

@@ -29,10 +29,23 @@ MARKED_FILL = "#fee2e2"
 
 
 def short_hash(value: str | None) -> str:
+    """``md5:0123456789ab``; a DVC directory's md5 keeps its ``.dir``: ``md5:0123456789ab….dir``."""
     if not value:
         return ""
     algorithm, _, hexdigits = value.partition(":")
+    if hexdigits.endswith(".dir"):
+        return f"{algorithm}:{hexdigits[:12]}….dir"
     return f"{algorithm}:{hexdigits[:12]}" if hexdigits else value[:12]
+
+
+def files(node: Node) -> str:
+    """``2 files`` for a DVC directory output (``folder`` when DVC did not count them); else empty."""
+    if not node.attrs.get("directory"):
+        return ""
+    count = node.attrs.get("files")
+    if not isinstance(count, int):
+        return "folder"
+    return f"{count} file" + ("" if count == 1 else "s")
 
 
 def caption(node: Node) -> str:
@@ -44,7 +57,14 @@ def caption(node: Node) -> str:
         parts.append(f"$ {node.attrs['cmd']}")
     if node.hash:
         parts.append(short_hash(node.hash))
+    if files(node):
+        parts.append(files(node))
     return "  ".join(parts) + f"  [{node.kind}]"
+
+
+def _second_line(node: Node) -> str:
+    """What the graph formats print under a node's label: its hash, and the file count of a folder."""
+    return "  ".join(part for part in (short_hash(node.hash), files(node)) if part)
 
 
 def text(graph: Graph) -> str:
@@ -91,7 +111,7 @@ def dot(graph: Graph) -> str:
         '  edge [fontname="Helvetica", fontsize=10];',
     ]
     for node in graph.nodes.values():
-        label = node.label + (f"\n{short_hash(node.hash)}" if node.hash else "")
+        label = node.label + (f"\n{_second_line(node)}" if _second_line(node) else "")
         attrs = [f"label={_dot_quote(label)}", f"fillcolor={_dot_quote(FILL.get(node.kind, '#ffffff'))}"]
         if node.marked:
             attrs += ['color="#b91c1c"', "penwidth=2", f"fillcolor={_dot_quote(MARKED_FILL)}"]
@@ -118,7 +138,7 @@ def mermaid(graph: Graph) -> str:
     lines = ["flowchart LR"]
     for id, node in graph.nodes.items():
         label = _mermaid_text(node.label) + (
-            f"<br/>{_mermaid_text(short_hash(node.hash))}" if node.hash else ""
+            f"<br/>{_mermaid_text(_second_line(node))}" if _second_line(node) else ""
         )
         left, right = SHAPES.get(node.kind, ("[", "]"))
         lines.append(f'  {ids[id]}{left}"{label}"{right}')

@@ -32,8 +32,8 @@ def version_ref(repo: Repo, sys_: System | None, arg: str, *, check: bool = True
         if not report.ok:
             first = report.failures[0]
             raise CheckFailed(
-                f"{release.tag} fails verification ({first.name}: {first.detail})",
-                fix=f"run `git modelver verify {release.tag}`",
+                f"{release.tag} fails verification ({first.name}: {first.detail}); "
+                f"`git modelver verify {release.tag}` shows every check",
             )
     data = plan.released_data(repo, release, sys_)
     rollout: dict[str, Any] = data.get("rollout") if isinstance(data.get("rollout"), dict) else {}  # type: ignore[assignment]

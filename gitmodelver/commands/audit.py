@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if not report["ok"]:
         failed = report["summary"]["failed"]
         raise CheckFailed(
-            f"{len(failed)} version(s) that served in {args.env} failed verification: {', '.join(failed)}",
-            fix="see the report's Verification sections",
+            f"{len(failed)} version(s) that served in {args.env} failed verification: {', '.join(failed)} "
+            "(the report's Verification sections say why)"
         )
     return 0

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import argparse
 
-from gitmodelver import output
+from gitmodelver import advice, output
 from gitmodelver.commands import open_system, side
 from gitmodelver.core.diff import bump_level, diff, policy_overrides
 from gitmodelver.errors import UsageError
@@ -15,7 +15,11 @@ def run(args: argparse.Namespace) -> int:
     if args.a is None:
         p = plan.make(repo, sys_)
         if p.last is None:
-            raise UsageError(f"{sys_.name} has no release yet", fix="name two sides: `git modelver diff A B`")
+            # HEAD against the working tree is the diff there is before a first release.
+            raise UsageError(
+                f"{sys_.name} has no release yet to diff from: name the sides",
+                fix=advice.modelver("diff", "HEAD", system=args.system),
+            )
         a_label, a_data = p.last.tag, plan.released_data(repo, p.last, sys_)
         b_label, b_data = "WORKTREE", p.snapshot.data
     else:

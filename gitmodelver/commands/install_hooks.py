@@ -9,7 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from gitmodelver import output
+from gitmodelver import advice, output
 from gitmodelver.errors import UsageError
 from gitmodelver.gitstore.repo import Repo
 
@@ -52,10 +52,12 @@ def install(repo: Repo, names: tuple[str, ...], *, force: bool) -> list[str]:
     foreign = [n for n in names if _is_foreign(folder / n)]
     if foreign and not force:
         shown = ", ".join(str(folder / n) for n in foreign)
+        server = ("--server", str(repo.root)) if repo.bare else ()
         raise UsageError(
-            f"{shown}: a hook that gitmodelver did not write is already there",
-            fix="pass --force to replace it (it is kept as NAME.pre-modelver), or add the modelver "
-            "hooks to .pre-commit-config.yaml if you use the pre-commit framework",
+            f"{shown}: a hook that gitmodelver did not write is already there; --force replaces it and "
+            f"keeps it as {foreign[0]}.pre-modelver (if it is the pre-commit framework's, add the modelver "
+            "hooks to .pre-commit-config.yaml instead)",
+            fix=advice.modelver("install-hooks", *server, "--force"),
         )
     notes = []
     for name in names:

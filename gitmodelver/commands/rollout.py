@@ -24,9 +24,7 @@ def _steps(text: str | None) -> list[float] | None:
     try:
         return [float(s) for s in text.split(",") if s.strip()]
     except ValueError as exc:
-        raise UsageError(
-            f"--steps {text}: not a list of percentages", fix="e.g. --steps 5,25,50,100"
-        ) from exc
+        raise UsageError(f"--steps {text}: not a list of percentages (like --steps 5,25,50,100)") from exc
 
 
 def _parse_lines(text: str, source: str, system: str) -> list[dict[str, Any]]:
@@ -38,8 +36,8 @@ def _parse_lines(text: str, source: str, system: str) -> list[dict[str, Any]]:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise UsageError(
-                f"{source}:{number}: not JSON ({exc.msg})",
-                fix='one object a line: {"version": …, "metric": …, "value": …}',
+                f"{source}:{number}: not JSON ({exc.msg}); observations are one JSON object a line, "
+                '{"version": "1.2.0", "metric": "error_rate", "value": 0.01}'
             ) from exc
         if isinstance(row, dict) and isinstance(row.get("version"), str) and "@" not in row["version"]:
             row["version"] = f"{system}@v{row['version'].removeprefix('v')}"
@@ -54,7 +52,10 @@ def observations(args: argparse.Namespace, system: str) -> list[dict[str, Any]]:
             raise UsageError(f"--metrics-cmd exited {result.returncode}: {result.err.strip()[-200:]}")
         return _parse_lines(result.out, "--metrics-cmd", system)
     if not args.metrics:
-        raise UsageError("no observations given", fix="pass --metrics FILE (JSON lines) or --metrics-cmd CMD")
+        raise UsageError(
+            "no observations given: pass --metrics with a file of JSON lines, or --metrics-cmd with a "
+            "command that prints them"
+        )
     path = Path(args.metrics)
     try:
         return _parse_lines(path.read_text("utf-8"), str(path), system)
@@ -171,7 +172,7 @@ def watch(repo: Repo, sys_: System | None, env: str, args: argparse.Namespace) -
             return _outcome(event)
         if deadline is not None and time.monotonic() > deadline:
             raise CheckFailed(
-                f"rollout in {env} still at {event.traffic} after {args.timeout}s",
-                fix="keep watching, or `git modelver rollout abort`",
+                f"rollout in {env} still at {event.traffic} after {args.timeout}s: watch it again, or stop "
+                f"it with `git modelver rollout abort --env {env}`"
             )
         time.sleep(args.interval)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import argparse
 
-from gitmodelver import output
+from gitmodelver import advice, output
 from gitmodelver.commands import version_of
 from gitmodelver.errors import UsageError
 from gitmodelver.gitstore import system, versions
@@ -36,11 +36,14 @@ def _last_reachable(repo: Repo, systems: list[System]) -> Targets:
     if found:
         return found
     names = ", ".join(s.name for s in systems)
+    # --all checks every version wherever it is, and passes when there is none yet.
+    every = advice.modelver("verify", "--all")
     if not released:
-        raise UsageError(f"{names}: no releases yet", fix="run `git modelver release`")
+        raise UsageError(f"{names}: no releases yet (`git modelver release` makes the first)", fix=every)
     raise UsageError(
-        f"no release of {names} is reachable from HEAD",
-        fix="name the version (`git modelver verify NAME@vX.Y.Z`) or check them all with --all",
+        f"no release of {names} is reachable from HEAD: name a version (`git modelver log` lists them), "
+        "or check them all",
+        fix=every,
     )
 
 

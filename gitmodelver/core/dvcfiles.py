@@ -80,8 +80,8 @@ def inside(folder: str, path: str, source: str, what: str) -> str:
     problem = outside(folder, path)
     if problem is not None:
         raise UsageError(
-            f"{source}: {what} '{path}' {problem}",
-            fix=f"fix {source}: DVC outputs are paths inside the repository, relative to {source}'s folder",
+            f"{source}: {what} '{path}' {problem}: DVC outputs are paths inside the repository, relative "
+            f"to {source}'s folder"
         )
     return join(folder, path)
 
@@ -171,8 +171,8 @@ def _within(tree: Tree, out: DvcOut) -> DvcOut:
     problem = follow(tree, folder).problem if folder else None
     if problem is not None:
         raise UsageError(
-            f"{out.source}: output path '{out.path}': {problem}",
-            fix="DVC outputs must stay inside the repository: replace the symlinked folder by a real one",
+            f"{out.source}: output path '{out.path}': {problem}; DVC outputs must stay inside the "
+            "repository: replace the symlinked folder by a real one"
         )
     return out
 

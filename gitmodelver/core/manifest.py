@@ -69,7 +69,7 @@ def load_worktree(root: Path, file: str, cache: Path | None = None) -> Manifest:
     try:
         raw = path.read_bytes()
     except FileNotFoundError as exc:
-        raise ManifestError(file, [f"{file}: no such file"], fix="run `git modelver init`") from exc
+        raise ManifestError(file, [f"{file}: no such file"], fix="git modelver init") from exc
     return parse(_decode(raw, file), file, root=root, cache=cache)
 
 

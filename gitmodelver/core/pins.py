@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,8 @@ from typing import Any
 from gitmodelver.core import dvcfiles, manifest, pipeline
 from gitmodelver.core.filerefs import FileRef, Tree, follow, iter_file_refs, join
 
+# Not a command: `status` (which does not know whether HEAD holds the file) still prints it as a fix;
+# commands that can tell use ``missing_help``.
 MISSING_FIX = "fix the path or add the file (`dvc add` for weights)"
 
 
@@ -125,3 +128,17 @@ def missing_message(file: str, pin: Pin) -> str:
     if pin.why:
         return f"{file}: {pin.ref.dotted} names {pin.repo_path}: {pin.why}"
     return f"{file}: {pin.ref.dotted} names {pin.repo_path}, which does not exist"
+
+
+def missing_help(file: str, pin: Pin, committed: bool) -> tuple[str, str | None]:
+    """``(message, fix)`` for a reference to nothing; ``committed``: HEAD holds the file.
+
+    A file HEAD holds was deleted since: restoring it is one command. Otherwise the manifest or the
+    files must change, which no one command can do for the user, so the message says how.
+    """
+    drop = f"or remove {pin.ref.dotted} from {file}"
+    if committed and not pin.why:
+        deleted = f"{missing_message(file, pin)} (HEAD has it: deleted since)"
+        return f"{deleted}: restore it, {drop}", f"git checkout HEAD -- {shlex.quote(pin.repo_path)}"
+    add = "`dvc add` the weights" if pin.ref.kind == "dvc" else "add the file"
+    return f"{missing_message(file, pin)}: fix the path, {add}, {drop}", None

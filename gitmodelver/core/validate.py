@@ -24,12 +24,10 @@ from gitmodelver.core.tomlpos import line_index, line_of
 from gitmodelver.errors import ManifestError
 
 SCHEMA_PATH = Path(__file__).parent.parent / "schemas" / "manifest.schema.json"
-CHECK_FIX = "edit the manifest and run `git modelver status`"
 # How deep keys may nest (SPEC §2 needs 4): enough for any real table, and far from where tomllib,
 # jsonschema or the diff would run out of stack.
 MAX_DEPTH = 32
 DEPTH_MESSAGE = f"nested more than {MAX_DEPTH} levels deep (tables, arrays and dotted keys)"
-DEPTH_FIX = f"flatten the manifest to at most {MAX_DEPTH} levels of tables, arrays and dotted keys"
 # TOML integers are 64-bit; Python's are not, and cannot even be printed past 4300 digits.
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 INT_MESSAGE = "an integer outside TOML's 64-bit range (-2^63 to 2^63-1)"
@@ -79,23 +77,18 @@ def parse_toml(text: str, file: str) -> dict[str, Any]:
         line, message = _decode_error_position(str(exc), text)
         raise _malformed(file, line, message) from exc
     except RecursionError as exc:  # tomllib recurses into inline arrays and tables
-        raise ManifestError(file, [_deep_text(file, text)], fix=DEPTH_FIX) from exc
+        raise ManifestError(file, [_deep_text(file, text)]) from exc
     except ValueError as exc:  # int() refuses decimal integers of more than 4300 digits
         raise _malformed(file, _long_number_line(text), INT_MESSAGE) from exc
     problem = shape_problem(data)
     if problem is not None:
         index = line_index(text)
-        fix = DEPTH_FIX if problem.message == DEPTH_MESSAGE else CHECK_FIX
-        raise ManifestError(file, [_render(file, line_of(index, problem.location), problem)], fix=fix)
+        raise ManifestError(file, [_render(file, line_of(index, problem.location), problem)])
     return data
 
 
 def _malformed(file: str, line: int, message: str) -> ManifestError:
-    return ManifestError(
-        file,
-        [f"{file}:{line}: malformed TOML: {message}"],
-        fix=f"fix the TOML syntax at line {line} and run `git modelver status`",
-    )
+    return ManifestError(file, [f"{file}:{line}: malformed TOML: {message}"])
 
 
 def shape_problem(data: Mapping[str, Any]) -> Problem | None:
@@ -180,7 +173,7 @@ def check(
     """Raise ManifestError carrying every problem when the manifest is invalid."""
     problems = validate(data, text, file, root=root, base=base, schema_known_valid=schema_known_valid)
     if problems:
-        raise ManifestError(file, problems, fix=CHECK_FIX)
+        raise ManifestError(file, problems)  # each names its line: what to change is there
 
 
 @functools.lru_cache(maxsize=1)

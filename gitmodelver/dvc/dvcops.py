@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import posixpath
+import shlex
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gitmodelver.core import dvcfiles
-from gitmodelver.core.filerefs import Tree, join
+from gitmodelver.core.filerefs import Tree, in_git_dir, join
 from gitmodelver.core.manifest import Manifest
 from gitmodelver.errors import CheckFailed, ModelverError, UsageError
 
@@ -53,10 +54,20 @@ class Obj:
     hash_name: str
     owner: str  # the manifest key it belongs to, for messages
     relpath: str = ""  # inside a directory output; "" for the output itself
+    path: str = ""  # the output's repo-relative path, for messages
 
     @property
     def is_dir(self) -> bool:
         return self.md5.endswith(".dir")
+
+    @property
+    def where(self) -> str:
+        """``weights.lora: adapters/lora/adapter_model.safetensors``: the component, the output, the file."""
+        if not self.path:
+            return self.owner + (f"/{self.relpath}" if self.relpath else "")
+        if self.is_dir:
+            return f"{self.owner}: {self.path} (DVC's listing of the folder)"
+        return f"{self.owner}: {self.path}" + (f"/{self.relpath}" if self.relpath else "")
 
 
 def _hash_name(tree: Tree, out: dvcfiles.DvcOut) -> str:
@@ -107,7 +118,7 @@ def object_path(cache: Path, md5: str, hash_name: str) -> Path:
 
 
 def dir_entries(data: bytes) -> list[tuple[str, str]]:
-    """(relpath, md5) of every file a ``.dir`` object lists."""
+    """(relpath, md5) of every file a ``.dir`` object lists (unchecked: see ``listing_problem``)."""
     try:
         doc = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -129,6 +140,29 @@ def md5_file(path: Path) -> str:
 def md5_of(md5: str) -> str:
     """The hash an object's bytes must have: a ``.dir`` object is named after the md5 of its listing."""
     return md5.removesuffix(".dir")
+
+
+def listing_problem(data: bytes, md5: str) -> str | None:
+    """Why the bytes of a ``.dir`` object cannot be trusted as the listing named ``md5``; None when they can.
+
+    A listing names the files to check out, so one that does not hash to its name, or that names a
+    path leaving its folder (an attacker may publish a listing whose md5 they pinned), is never used.
+    """
+    actual = hashlib.md5(data).hexdigest()
+    if actual != md5_of(md5):
+        return f"hashes to {actual[:12]}…, not {md5_of(md5)[:12]}…"
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return "is not a JSON listing"
+    if not isinstance(doc, list) or len(dir_entries(data)) != len(doc):
+        return "is not a list of {md5, relpath} entries"
+    for rel, _ in dir_entries(data):
+        if rel.startswith("/") or "\0" in rel or any(p in ("", ".", "..") for p in rel.split("/")):
+            return f"names '{rel}', a path outside the folder"
+        if in_git_dir(rel):
+            return f"names '{rel}', a path inside .git"
+    return None
 
 
 class HashCache:
@@ -199,9 +233,7 @@ class Store:
     @classmethod
     def open(cls, root: Path) -> Store:
         if not (root / ".dvc").is_dir():
-            raise UsageError(
-                f"{root}: DVC is not initialized here", fix="run `dvc init` (or `git modelver init`)"
-            )
+            raise UsageError(f"{root}: DVC is not initialized here", fix="dvc init")
         conf = _config(root)
         cache = conf["cache"].get("dir")
         links = conf["cache"].get("type")
@@ -227,16 +259,44 @@ class Store:
     def expand(self, out: Output, *, remote_read: Any = None) -> tuple[list[Obj], bool]:
         """Every object of ``out`` (a directory's listing and its files); False when the listing is unknown.
 
-        ``remote_read(obj) -> bytes | None`` fetches a listing the cache lacks, without storing it.
+        ``remote_read(obj) -> bytes | None`` fetches a listing the cache lacks (or holds corrupt), without
+        storing it. A listing is used only once it hashes to its md5 (``listing_problem``).
         """
-        top = Obj(out.md5, out.hash_name, out.ref)
+        top = Obj(out.md5, out.hash_name, out.ref, "", out.path)
         if not out.is_dir:
             return [top], True
-        data = self.path(top).read_bytes() if self.has(top) else (remote_read(top) if remote_read else None)
-        if data is None:
+        entries, _ = self.listing(out, remote_read=remote_read)
+        if entries is None:
             return [top], False
-        entries = [Obj(md5, out.hash_name, out.ref, rel) for rel, md5 in dir_entries(data)]
-        return [top, *entries], True
+        return [top, *(Obj(md5, out.hash_name, out.ref, rel, out.path) for rel, md5 in entries)], True
+
+    def listing(self, out: Output, *, remote_read: Any = None) -> tuple[list[tuple[str, str]] | None, str]:
+        """The (relpath, md5) a directory output lists, from the cache or else the remote; or None and why."""
+        top = Obj(out.md5, out.hash_name, out.ref, "", out.path)
+        why = f"{top.where} ({out.md5}) is not in the DVC cache {self.cache}"
+        if self.has(top):
+            data = self.path(top).read_bytes()
+            problem = listing_problem(data, out.md5)
+            if problem is None:
+                return dir_entries(data), ""
+            why = f"{top.where}: the DVC cache's copy {self.path(top)} {problem}"
+        fetched: bytes | None = remote_read(top) if remote_read is not None else None
+        if fetched is None:
+            return None, why
+        problem = listing_problem(fetched, out.md5)
+        if problem is not None:
+            return None, f"{why}; the DVC remote's copy {problem}"
+        return dir_entries(fetched), ""
+
+    def cached_listing(self, md5: str) -> tuple[list[tuple[str, str]], str] | None:
+        """The files a ``.dir`` object in this cache lists, and its hash name; None when absent or corrupt."""
+        for hash_name in (MD5, LEGACY):
+            path = object_path(self.cache, md5, hash_name)
+            if path.is_file():
+                data = path.read_bytes()
+                if listing_problem(data, md5) is None:
+                    return dir_entries(data), hash_name
+        return None
 
 
 def _config(root: Path) -> Any:
@@ -246,7 +306,7 @@ def _config(root: Path) -> Any:
         return Config(dvc_dir=str(root / ".dvc"))
     except ConfigError as exc:
         raise UsageError(
-            f"{root}/.dvc: {exc}", fix="fix the DVC configuration (`dvc config --list`)"
+            f"{root}/.dvc: {exc}; correct the DVC configuration (`dvc config --list` shows it)"
         ) from exc
 
 
@@ -262,19 +322,17 @@ def _dvc(root: Path) -> Iterator[Any]:
         with DvcRepo(str(root)) as dvc_repo:
             yield dvc_repo
     except NoRemoteError as exc:
-        raise UsageError(
-            "no DVC remote is configured", fix="add one: `dvc remote add -d storage s3://bucket/path`"
-        ) from exc
+        raise UsageError("no DVC remote is configured: add one with `dvc remote add -d` and its URL") from exc
     except RemoteConfigError as exc:
-        raise UsageError(f"DVC remote: {exc}", fix="check `dvc remote list`") from exc
+        raise UsageError(f"DVC remote: {exc} (`dvc remote list` shows the remotes)") from exc
     except ModelverError:
         raise
     except DvcException as exc:
-        raise CheckFailed(f"dvc: {exc}", fix="rerun with --debug to see DVC's traceback") from exc
+        raise CheckFailed(f"dvc: {exc} (--debug shows DVC's traceback)") from exc
     except OSError as exc:  # a remote or cache that cannot be read or written: the user's to fix
         raise CheckFailed(
-            f"DVC storage is not usable: {exc}",
-            fix="check the remote's URL and your access (`dvc remote list`)",
+            f"DVC storage is not usable: {exc} (check the remote's URL with `dvc remote list`, and your "
+            "access to it)"
         ) from exc
 
 
@@ -313,6 +371,32 @@ def remote_reader(root: Path, remote: str | None) -> Any:
                 return None
 
     return read
+
+
+def remote_md5s(root: Path, objs: Iterable[Obj], remote: str | None) -> dict[tuple[str, str], str | None]:
+    """The md5 of each object's bytes on the DVC remote (None when unreadable), read through once each.
+
+    This is ``verify --remote --deep``: an existence query cannot see an object changed in place.
+    """
+    found: dict[tuple[str, str], str | None] = {}
+    unique = {(o.md5, o.hash_name): o for o in objs}
+    with _dvc(root) as dvc_repo:
+        for hash_name in sorted({h for _, h in unique}):
+            odb = _remote_odb(dvc_repo, remote, hash_name)
+            for md5, _ in sorted(k for k in unique if k[1] == hash_name):
+                found[(md5, hash_name)] = _md5_remote(odb, md5)
+    return found
+
+
+def _md5_remote(odb: Any, md5: str) -> str | None:
+    h = hashlib.md5()
+    try:
+        with odb.fs.open(odb.oid_to_path(md5), "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    except OSError:  # FileNotFoundError included: the existence query reports it
+        return None
+    return h.hexdigest()
 
 
 def remote_url(root: Path, remote: str | None) -> str:
@@ -362,27 +446,33 @@ def share_cache(store: Store, worktree: Path) -> None:
 def ensure(store: Store, outs: Iterable[Output], remote: str | None) -> list[Obj]:
     """Make every object of ``outs`` present in the cache, pulling what it lacks; returns them all."""
     outs = list(outs)
-    tops = [Obj(o.md5, o.hash_name, o.ref) for o in outs]
+    tops = [Obj(o.md5, o.hash_name, o.ref, "", o.path) for o in outs]
     pull(store.root, [o for o in tops if not store.has(o)], remote)  # directory listings first
     objs: list[Obj] = []
     for out in outs:
         expanded, known = store.expand(out)
+        if not known and store.has(expanded[0]):  # there, but not to be trusted
+            _, why = store.listing(out)
+            raise CheckFailed(
+                f"{why}: the files of {out.path} cannot be known from it",
+                # removed, the listing is fetched again from the DVC remote on the next run
+                fix=f"rm {shlex.quote(str(store.path(expanded[0])))}",
+            )
         if not known:
             raise CheckFailed(
                 f"{out.ref}: {out.path} ({out.md5}) is neither in the DVC cache nor on remote "
-                f"{remote_url(store.root, remote)}",
-                fix=f"push it from a clone that has it (`dvc push {out.target}`)",
+                f"{remote_url(store.root, remote)}: push it from a clone that has it "
+                f"(`dvc push {out.target}` there)"
             )
         objs += expanded
     pull(store.root, [o for o in objs if not store.has(o)], remote)
     lost = [o for o in objs if not store.has(o)]
     if lost:
         first = lost[0]
-        where = f"{first.owner}" + (f"/{first.relpath}" if first.relpath else "")
         raise CheckFailed(
             f"{len(lost)} DVC object(s) are neither in the cache nor on remote "
-            f"{remote_url(store.root, remote)}, e.g. {where} ({first.md5})",
-            fix="push them from a clone that has them (`git modelver push`)",
+            f"{remote_url(store.root, remote)}, e.g. {first.where} ({first.md5}): push them from a clone "
+            "that has them (`git modelver push` there)"
         )
     return objs
 

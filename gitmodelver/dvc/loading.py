@@ -74,12 +74,14 @@ class LoadedVersion:
         data = self._tree.read(followed.path) if followed.problem is None else None
         if data is None:
             why = followed.problem or followed.dangling or "not in its commit"
-            raise CheckFailed(f"{self.id}: {path}: {why}", fix=f"git modelver verify {self.id}")
+            raise CheckFailed(
+                f"{self.id}: {path}: {why} (`git modelver verify {self.id}` checks the whole version)"
+            )
         actual = hashlib.sha256(data).hexdigest()
         if actual != ref.pin:
             raise CheckFailed(
-                f"{self.id}: {path} hashes to {actual[:12]}…, but {ref.pin_path} pins {str(ref.pin)[:12]}…",
-                fix=f"git modelver verify {self.id}",
+                f"{self.id}: {path} hashes to {actual[:12]}…, but {ref.pin_path} pins {str(ref.pin)[:12]}…"
+                f" (`git modelver verify {self.id}` checks the whole version)"
             )
         return data
 
@@ -88,17 +90,33 @@ class LoadedVersion:
         return self.prompt_bytes(name).decode("utf-8")
 
     def weights(self, name: str, *, remote: str | None = None) -> Path:
-        """A local path holding ``weights.NAME`` (or a dotted key like ``retrieval.index``), md5-checked."""
+        """A local path holding ``weights.NAME`` (or a dotted key like ``retrieval.index``), md5-checked.
+
+        The path is under ``.git/modelver/weights/<md5>/`` and carries the output's own name:
+
+        * a file output (``dvc add model.safetensors``) gives the path of that file, whose bytes hash to
+          the pinned md5;
+        * a directory output (``dvc add adapters/support-lora``, or a stage's folder output such as
+          ``data/features``: md5 ``….dir``) gives the path of a **directory** holding every file DVC's
+          listing names, each hashing to the md5 the listing records, and nothing else, so it can be
+          handed to loaders that expect a folder (``PeftModel.from_pretrained(base, path)``).
+
+        Raises CheckFailed when the pin disagrees with the DVC record, or the bytes cannot be made to
+        match it (a corrupt cache, objects missing from the DVC remote).
+        """
         ref = self._ref("weights", name, "dvc")
         outs, unresolved = dvcops.outputs(self._tree, self.manifest)
         out = next((o for o in outs if o.ref == ref.dotted), None)
         if out is None:
-            raise CheckFailed(f"{self.id}: {'; '.join(unresolved)}", fix=f"git modelver verify {self.id}")
+            raise CheckFailed(
+                f"{self.id}: {'; '.join(unresolved)} "
+                f"(`git modelver verify {self.id}` checks the whole version)"
+            )
         if out.pin != out.md5:
             raise CheckFailed(
                 f"{self.id}: {ref.pin_path} pins {str(out.pin)[:12]}…, "
-                f"but {out.target} records {out.md5[:12]}…",
-                fix=f"git modelver verify {self.id}",
+                f"but {out.target} records {out.md5[:12]}… "
+                f"(`git modelver verify {self.id}` checks the whole version)"
             )
         return materialize(self.repo, out, remote)
 
@@ -139,7 +157,11 @@ def from_release(repo: Repo, sys_: system.System, release: Release, *, verify: b
 
 
 def materialize(repo: Repo, out: Output, remote: str | None = None) -> Path:
-    """``.git/modelver/weights/<md5>/<name>``: placed once (linked as cache.type says), checked every time."""
+    """``.git/modelver/weights/<md5>/<name>``: placed once (linked as cache.type says), checked every time.
+
+    For a directory output ``<name>`` is a folder of every file in its listing; the listing itself is kept
+    beside it (``listing.json``) to check the folder against on every call.
+    """
     folder = repo.state_dir() / "weights" / out.md5
     final = folder / posixpath.basename(out.path)
     hashes = HashCache(repo.state_dir() / "hashes.json")
@@ -154,9 +176,7 @@ def materialize(repo: Repo, out: Output, remote: str | None = None) -> Path:
         problems = _problems(hashes, folder, final, out)
     hashes.save()
     if problems:
-        raise CheckFailed(
-            f"{out.ref}: {problems[0]}", fix="`git modelver verify --deep` shows what is corrupt"
-        )
+        raise CheckFailed(f"{out.ref}: {problems[0]} (`git modelver verify --deep` shows what is corrupt)")
     return final
 
 

@@ -22,9 +22,10 @@ class DvcChecks:
         self.remote = remote
         self.deep = deep
         self.on_remote_missing: set[tuple[str, str]] = set()
+        self.on_remote_md5: dict[tuple[str, str], str | None] = {}  # with ``deep``: the remote bytes' md5
         self.rehashed: dict[str, str] = {}  # object path -> md5, so shared weights hash once per run
-        # output md5 -> its objects (directory listings possibly read from the remote)
-        self.expanded: dict[str, list[dvcops.Obj]] = {}
+        # a directory output's md5 -> its files (listings possibly read from the remote), or None and why
+        self.listings: dict[str, tuple[list[tuple[str, str]] | None, str]] = {}
 
     @classmethod
     def prepare(cls, ctx: Context, releases: list[Release], *, remote: str | None, deep: bool) -> DvcChecks:
@@ -43,7 +44,8 @@ class DvcChecks:
         return checks
 
     def _query_remote(self, ctx: Context, store: dvcops.Store, releases: list[Release]) -> None:
-        """One existence query for the objects of every version, instead of one per version."""
+        """One existence query for the objects of every version, instead of one per version; with
+        ``deep`` the objects the remote has are read through and hashed too (once each)."""
         reader = dvcops.remote_reader(store.root, self.remote)
         wanted: list[dvcops.Obj] = []
         for release in releases:
@@ -56,11 +58,14 @@ class DvcChecks:
                 continue
             outs, _ = dvcops.outputs(CommitTree(ctx.repo.git, commit, release.tag), m)
             for out in outs:
-                if out.md5 not in self.expanded:
-                    self.expanded[out.md5] = store.expand(out, remote_read=reader)[0]
-                    wanted += self.expanded[out.md5]
+                if out.is_dir and out.md5 not in self.listings:
+                    self.listings[out.md5] = store.listing(out, remote_read=reader)
+                wanted += _objects(out, self.listings.get(out.md5, ([], ""))[0])
         missing = dvcops.remote_missing(store.root, wanted, self.remote)
         self.on_remote_missing = {(o.md5, o.hash_name) for o in missing}
+        if self.deep:
+            present = [o for o in wanted if (o.md5, o.hash_name) not in self.on_remote_missing]
+            self.on_remote_md5 = dvcops.remote_md5s(store.root, present, self.remote)
 
     def checks(self, release: Release, m: Manifest, tree: CommitTree) -> list[Check]:
         names = (["dvc-cache", "dvc-rehash"] if self.deep else []) + (
@@ -83,19 +88,22 @@ class DvcChecks:
         for out in outs:
             objs, known = store.expand(out)
             if not known:
-                missing.append(f"{out.ref}: {out.path} ({out.md5})")
+                if store.has(objs[0]):  # there, but it does not hash to its name
+                    corrupt.append(f"{store.listing(out)[1]}: the folder's files cannot be checked")
+                else:
+                    missing.append(f"{objs[0].where} ({out.md5})")
                 continue
             for obj in objs:
                 path = store.path(obj)
                 if not path.is_file():
-                    missing.append(f"{_where(obj)} ({obj.md5})")
+                    missing.append(f"{obj.where} ({obj.md5})")
                     continue
                 count += 1
                 if str(path) not in self.rehashed:
                     self.rehashed[str(path)] = dvcops.md5_file(path)
                 if self.rehashed[str(path)] != dvcops.md5_of(obj.md5):
                     corrupt.append(
-                        f"{_where(obj)}: cache object {path} hashes to {self.rehashed[str(path)][:12]}…, "
+                        f"{obj.where}: cache object {path} hashes to {self.rehashed[str(path)][:12]}…, "
                         f"not {obj.md5[:12]}…"
                     )
         cache = Check("dvc-cache", True, f"{count} object(s) in {store.cache}")
@@ -118,27 +126,48 @@ class DvcChecks:
         return [cache, rehash]
 
     def _remote_check(self, store: dvcops.Store, release: Release, outs: list[dvcops.Output]) -> Check:
-        missing, count = [], 0
+        missing, changed, unlisted, count = [], [], [], 0
         for out in outs:
-            objs = self.expanded.get(out.md5) or store.expand(out)[0]
-            for obj in objs:
+            entries, why = ([], "") if not out.is_dir else self.listings.get(out.md5) or store.listing(out)
+            for obj in _objects(out, entries):
                 count += 1
-                if (obj.md5, obj.hash_name) in self.on_remote_missing:
-                    missing.append(f"{_where(obj)} ({obj.md5})")
+                key = (obj.md5, obj.hash_name)
+                actual = self.on_remote_md5.get(key)
+                if key in self.on_remote_missing:
+                    missing.append(f"{obj.where} ({obj.md5})")
+                elif actual is not None and actual != dvcops.md5_of(obj.md5):
+                    changed.append(
+                        f"{obj.where}: the remote's object hashes to {actual[:12]}…, not {obj.md5[:12]}…"
+                    )
+            if entries is None and (out.md5, out.hash_name) not in self.on_remote_missing:
+                unlisted.append(f"{why}: the folder's files cannot be checked")
         url = dvcops.remote_url(store.root, self.remote)
+        problems = []
         if missing:
-            return Check(
-                "dvc-remote",
-                False,
+            problems.append(
                 f"not on DVC remote {url}: "
                 + "; ".join(missing[:5])
-                + f": push them (`git modelver push`, or `dvc push` at {release.tag})",
+                + f": push them (`git modelver push`, or `dvc push` at {release.tag})"
             )
-        return Check("dvc-remote", True, f"{count} object(s) on {url}")
+        if changed:
+            problems.append(
+                f"changed on DVC remote {url}: "
+                + "; ".join(changed[:5])
+                + ": delete those remote objects, then `git modelver push` from a clone whose cache passes "
+                "`git modelver verify --deep`"
+            )
+        problems += unlisted[:5]
+        if problems:
+            return Check("dvc-remote", False, "; ".join(problems))
+        return Check(
+            "dvc-remote", True, f"{count} object(s) on {url}" + (", each rehashed" if self.deep else "")
+        )
 
 
-def _where(obj: dvcops.Obj) -> str:
-    return obj.owner + (f"/{obj.relpath}" if obj.relpath else "")
+def _objects(out: dvcops.Output, entries: list[tuple[str, str]] | None) -> list[dvcops.Obj]:
+    """An output's objects: itself and, for a directory, every file its listing names."""
+    top = dvcops.Obj(out.md5, out.hash_name, out.ref, "", out.path)
+    return [top, *(dvcops.Obj(md5, out.hash_name, out.ref, rel, out.path) for rel, md5 in entries or [])]
 
 
 def factory(remote: str | None, deep: bool) -> Callable[[Context, list[Release]], DvcChecks]:

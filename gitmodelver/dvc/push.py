@@ -93,8 +93,7 @@ def pending(repo: Repo, systems: Iterable[System], there: dict[str, str]) -> lis
     if moved:
         raise Conflict(
             f"the remote has {', '.join(moved[:3])} on another object: a version tag was moved on one side; "
-            "nothing was pushed",
-            fix="compare with `git ls-remote --tags` and `git modelver verify --all`",
+            "nothing was pushed (compare with `git ls-remote --tags` and `git modelver verify --all`)"
         )
     return todo
 
@@ -106,7 +105,7 @@ def outputs_at(repo: Repo, sys_: System, commit: pygit2.Commit, label: str) -> l
         return []
     outs, unresolved = dvcops.outputs(tree, m)
     if unresolved:
-        raise UsageError(f"{label}: {unresolved[0]}", fix=f"`git modelver verify {label}`")
+        raise UsageError(f"{label}: {unresolved[0]} (`git modelver verify {label}` checks the whole version)")
     return outs
 
 
@@ -121,8 +120,9 @@ def push_objects(repo: Repo, outs: list[dvcops.Output], dvc_remote: str | None, 
         expanded, known = store.expand(out, remote_read=reader)
         if not known:
             raise CheckFailed(
-                f"{out.ref}: {out.path} ({out.md5}) is neither in the DVC cache nor on the DVC remote",
-                fix=f"restore the weights and `dvc add` them, or fetch them (`dvc fetch {out.target}`)",
+                f"{out.ref}: {out.path} ({out.md5}) is neither in the DVC cache nor on the DVC remote: "
+                f"fetch it from where it is (`dvc fetch {out.target}`), or restore the weights and "
+                "`dvc add` them"
             )
         objs.update({(o.md5, o.hash_name): o for o in expanded})
     missing = dvcops.remote_missing(repo.root, objs.values(), dvc_remote)
@@ -132,8 +132,8 @@ def push_objects(repo: Repo, outs: list[dvcops.Output], dvc_remote: str | None, 
         if absent:
             o = absent[0]
             raise CheckFailed(
-                f"{o.owner}: DVC object {o.md5} is neither in the cache nor on {url}; nothing was pushed",
-                fix="fetch it from where it lives (`dvc fetch -T`) or re-add the weights with `dvc add`",
+                f"{o.owner}: DVC object {o.md5} is neither in the cache nor on {url}; nothing was pushed "
+                "(fetch it from where it is, `dvc fetch -T`, or re-add the weights with `dvc add`)"
             )
         say(f"pushing {len(missing)} DVC object(s) to {url}")
         dvcops.push(repo.root, missing, dvc_remote)
@@ -141,8 +141,7 @@ def push_objects(repo: Repo, outs: list[dvcops.Output], dvc_remote: str | None, 
         if still:
             raise CheckFailed(
                 f"{len(still)} DVC object(s) did not reach {url} (e.g. {still[0].owner}); "
-                "no Git ref was pushed",
-                fix="fix access to the DVC remote, then `git modelver push` again",
+                "no Git ref was pushed (check your access to the DVC remote, then `git modelver push` again)"
             )
     return len(missing)
 
@@ -152,8 +151,8 @@ def _git_push(repo: Repo, remote: str, refspecs: list[str], what: str, *, atomic
     result = repo.run(*args, check=False)
     if result.returncode != 0:
         raise CheckFailed(
-            f"pushing {what} to {remote} failed: {git_error(result)}",
-            fix=f"`git fetch {remote}` and integrate, then `git modelver push {remote}`",
+            f"pushing {what} to {remote} failed: {git_error(result)} (`git fetch {remote}`, merge or rebase, "
+            f"then `git modelver push {remote}`)"
         )
 
 
@@ -217,7 +216,9 @@ def push_release(repo: Repo, remote: str, tag: str, *, say: Say = _quiet) -> Non
         push_objects(repo, outputs_at(repo, sys_, commit, tag), None, say)
     except ModelverError as exc:
         raise CheckFailed(
-            f"{tag} was released but not pushed: {exc.message}", fix=exc.fix or f"git modelver push {remote}"
+            f"{tag} was released but not pushed: {exc.message}; once that is fixed, "
+            f"`git modelver push {remote}` pushes it",
+            fix=exc.fix,
         ) from exc
     ref = repo.head_ref()
     refspecs = [f"{ref}:{ref}"] if ref != "HEAD" else []

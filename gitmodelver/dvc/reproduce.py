@@ -112,22 +112,25 @@ def _outputs(repo: Repo, system: System, release: Release) -> list[Output]:
     tree = repo.commit_tree(commit, release.tag)
     m = manifest_of(repo, system, commit, release.tag)  # validated: its paths become DVC targets
     if m is None:
-        raise UsageError(f"{release.tag} has no {system.file}", fix="pass --system for the right folder")
+        raise UsageError(f"{release.tag} has no {system.file}: pass --system for the right folder")
     outs, unresolved = dvcops.outputs(tree, m)
     if unresolved:
-        raise UsageError(f"{release.tag}: {unresolved[0]}", fix=f"`git modelver verify {release.tag}`")
+        raise UsageError(
+            f"{release.tag}: {unresolved[0]} (`git modelver verify {release.tag}` checks the whole version)"
+        )
     return outs
 
 
 def _check_dest(dest: Path) -> None:
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise UsageError(f"{dest} already exists and is not empty", fix="choose a new folder for --to")
+        raise UsageError(f"{dest} already exists and is not empty: choose a new folder for --to")
 
 
 def _fetch(root: Path, outs: list[Output], remote: str | None, say: Say) -> Store:
     """Make the cache of ``root`` hold every object of ``outs``, downloading what it lacks."""
     store = Store.open(root)
-    lacking = [o for o in outs if not store.has(Obj(o.md5, o.hash_name, o.ref))]
+    # An output lacks something when its object, or one file its directory listing names, is not cached.
+    lacking = [o for o in outs if not all(store.has(x) for x in store.expand(o)[0])]
     if lacking:
         size = sum(o.size or 0 for o in lacking)
         url = dvcops.remote_url(root, remote)
@@ -143,7 +146,7 @@ def _checkout(
 ) -> list[Materialized]:
     dvcops.share_cache(store, dest)
     hashes = HashCache(repo.state_dir() / "hashes.json")
-    objs = {o.md5: store.expand(o)[0] for o in outs}
+    objs = {o.ref: store.expand(o)[0] for o in outs}
     # Hash the objects the hash cache does not vouch for while DVC links them: two cores, half the wait.
     with ThreadPoolExecutor(max_workers=2) as pool:
         pending = _prehash(pool, store, hashes, [x for group in objs.values() for x in group], deep)
@@ -151,7 +154,7 @@ def _checkout(
         dvcops.checkout(dest, [o.target for o in outs])
         for path, future in pending.items():
             hashes.record(Path(path), future.result())
-    done = [_examine(store, hashes, dest, out, objs[out.md5], deep) for out in outs]
+    done = [_examine(store, hashes, dest, out, objs[out.ref], deep) for out in outs]
     hashes.save()
     return done
 
@@ -177,16 +180,19 @@ def _examine(
     links, size = set(), 0
     for obj in objs:
         source = store.path(obj)
+        size += 0 if obj.is_dir else source.stat().st_size
         if hashes.md5(source) != dvcops.md5_of(obj.md5):
-            problems.append(f"{out.ref}: cache object {source} is corrupt (`git modelver verify --deep`)")
+            problems.append(
+                f"{obj.where}: its cache object {source} is corrupt "
+                "(delete it and run again to fetch it from the DVC remote)"
+            )
             continue
         if obj.is_dir:
-            problems += _extra_files(dest / out.path, objs, out.ref)
+            problems += _extra_files(dest, out, objs)
             continue
         target = dest / out.path / obj.relpath if obj.relpath else dest / out.path
         link, problem = _compare(target, source, obj.md5, deep)
         links.add(link)
-        size += source.stat().st_size
         if problem:
             problems.append(f"{out.ref}: {target.relative_to(dest)} {problem}")
     files = len([o for o in objs if not o.is_dir])
@@ -208,12 +214,14 @@ def _compare(target: Path, source: Path, md5: str, deep: bool) -> tuple[str, str
     return "copy", None
 
 
-def _extra_files(folder: Path, objs: list[Obj], ref: str) -> list[str]:
+def _extra_files(dest: Path, out: Output, objs: list[Obj]) -> list[str]:
+    """Files in a materialized directory output that its listing does not name."""
+    folder = dest / out.path
     listed = {o.relpath for o in objs if o.relpath}
     present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() or p.is_symlink()}
     extra = sorted(present - listed)
     return (
-        [f"{ref}: {folder.name}/{extra[0]} is not part of the release ({len(extra)} extra file(s))"]
+        [f"{out.ref}: {out.path}/{extra[0]} is not part of the release ({len(extra)} extra file(s))"]
         if extra
         else []
     )

@@ -19,7 +19,7 @@ def held(path: Path, what: str) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise Conflict(
-                f"another {what} is in progress ({path} is locked)", fix="retry when it has finished"
+                f"another {what} is in progress ({path} is locked): retry when it has finished"
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())

@@ -58,9 +58,7 @@ def run(
             check=False,
         )
     except FileNotFoundError as exc:
-        raise UsageError(
-            f"{args[0]}: command not found", fix=f"install {args[0]} and put it on PATH"
-        ) from exc
+        raise UsageError(f"{args[0]}: command not found: install it, or put it on PATH") from exc
     result = ProcessResult(args, proc.returncode, proc.stdout, proc.stderr)
     if check and proc.returncode != 0:
         raise GitFailed(describe(result))

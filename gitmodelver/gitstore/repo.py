@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pygit2
@@ -18,10 +19,13 @@ class Repo:
             raise NotARepository(f"{path}: no such directory")
         found = pygit2.discover_repository(str(start.resolve()))
         if found is None:
-            raise NotARepository(f"{start.resolve()}: not a git repository", fix="run `git init` first")
+            where = start.resolve()
+            # `git init` makes one where the command ran; run in the wrong folder, `cd` is the fix.
+            fix = "git init" if where == Path.cwd().resolve() else f"git init {shlex.quote(str(where))}"
+            raise NotARepository(f"{where}: not a git repository", fix=fix)
         self.git = pygit2.Repository(found)
         if self.git.workdir is None and not bare_ok:
-            raise NotARepository(f"{found}: a bare repository has no working tree", fix="run it in a clone")
+            raise NotARepository(f"{found}: a bare repository has no working tree: run it in a clone")
         # A bare repository (server hooks) has no working tree: git runs in the git dir itself.
         self.root = Path(self.git.workdir or self.git.path).resolve()
         self.bare = self.git.workdir is None
@@ -63,9 +67,7 @@ class Repo:
         try:
             return self.git.revparse_single(rev).peel(pygit2.Commit)
         except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError) as exc:
-            raise UsageError(
-                f"unknown revision '{rev}'", fix="run `git modelver log` to list versions"
-            ) from exc
+            raise UsageError(f"unknown revision '{rev}'; `git modelver log` lists the versions") from exc
 
     def commit_tree(self, commit: pygit2.Commit, label: str) -> CommitTree:
         return CommitTree(self.git, commit, label)

@@ -125,7 +125,7 @@ def _implied(repo: Repo, files: list[str]) -> str | None:
 def _files(repo: Repo) -> list[str]:
     files = _manifest_files(repo)
     if not files:
-        raise UsageError(f"{repo.root}: no {manifest.FILENAME} here", fix="run `git modelver init`")
+        raise UsageError(f"{repo.root}: no {manifest.FILENAME} here", fix="git modelver init")
     return files
 
 
@@ -147,16 +147,17 @@ def select(repo: Repo, name: str | None) -> System:
         return _full(repo, readable[0].file)
     if not readable:
         return _full(repo, files[0])  # raises: say what is wrong with it
-    raise UsageError(f"several systems here ({_known(peeks)})", fix="pass --system NAME")
+    raise UsageError(
+        f"several systems here ({_known(peeks)}): pass --system with one of their names, or run the "
+        "command in its folder"
+    )
 
 
 def _named(repo: Repo, peeks: list[_Peek], name: str) -> System:
     for peek in peeks:
         if peek.name == name:
             return _full(repo, peek.file)
-    raise UsageError(
-        f"no system named '{name}' (known: {_known(peeks)})", fix="pass --system with one of those"
-    )
+    raise UsageError(f"no system named '{name}' (known: {_known(peeks)}): pass --system with one of those")
 
 
 def _known(peeks: list[_Peek]) -> str:

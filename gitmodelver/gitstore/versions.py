@@ -15,6 +15,7 @@ from gitmodelver.gitstore import tagmsg
 from gitmodelver.gitstore.repo import Repo
 
 TAG_PREFIX = "refs/tags/"
+LOG = "; `git modelver log` lists the versions"  # what to do about a version that is not there
 
 
 @dataclass(frozen=True)
@@ -215,15 +216,12 @@ def resolve(repo: Repo, arg: str, system_name: str | None = None) -> Release:
     name = parsed[0] if parsed is not None else system_name
     if name is None:
         raise UnknownVersion(
-            f"'{arg}' does not say which system it is a version of",
-            fix="give the full tag NAME@vX.Y.Z, or pass --system NAME",
+            f"'{arg}' does not say which system it is a version of: give the full tag (NAME@vX.Y.Z), or "
+            "pass --system"
         )
     releases = list_releases(repo, name)
     if not releases and name != system_name:
-        raise UnknownVersion(
-            f"'{arg}' is not a version of any system here: {name} has no releases",
-            fix="run `git modelver log` to list versions",
-        )
+        raise UnknownVersion(f"'{arg}' is not a version of any system here: {name} has no releases{LOG}")
     if arg.strip() == "HEAD":
         return _at_head(repo, releases, name)
     return find(releases, name, arg)
@@ -234,9 +232,7 @@ def _at_head(repo: Repo, releases: list[Release], name: str) -> Release:
     head = repo.head()
     found = last_release(repo, releases, head.id if head is not None else None)
     if found is None:
-        raise UnknownVersion(
-            f"HEAD contains no release of {name}", fix="run `git modelver log` to list versions"
-        )
+        raise UnknownVersion(f"HEAD contains no release of {name}{LOG}")
     return found
 
 
@@ -246,7 +242,7 @@ def find(releases: list[Release], name: str, arg: str) -> Release:
     if "@" in text:
         parsed = parse_tag(text)
         if parsed is None or parsed[0] != name:
-            raise UnknownVersion(f"'{arg}' is not a version of {name}", fix="run `git modelver log`")
+            raise UnknownVersion(f"'{arg}' is not a version of {name}{LOG}")
         text = str(parsed[1])
     try:
         wanted = Version.parse(text)
@@ -255,18 +251,13 @@ def find(releases: list[Release], name: str, arg: str) -> Release:
     for release in releases:
         if release.version == wanted:
             return release
-    raise UnknownVersion(
-        f"unknown version {format_tag(name, wanted)}", fix="run `git modelver log` to list versions"
-    )
+    raise UnknownVersion(f"unknown version {format_tag(name, wanted)}{LOG}")
 
 
 def _by_digest(releases: list[Release], name: str, text: str) -> Release:
     prefix = text.removeprefix("sha256:").lower()
     if len(prefix) < 4 or any(c not in "0123456789abcdef" for c in prefix):
-        raise UnknownVersion(
-            f"'{text}' is neither a version of {name} nor a digest prefix",
-            fix="run `git modelver log` to list versions",
-        )
+        raise UnknownVersion(f"'{text}' is neither a version of {name} nor a digest prefix{LOG}")
     hits = {
         r.tag: r
         for r in releases
@@ -276,10 +267,5 @@ def _by_digest(releases: list[Release], name: str, text: str) -> Release:
     if len(hits) == 1:
         return next(iter(hits.values()))
     if not hits:
-        raise UnknownVersion(
-            f"no version of {name} has a digest starting with {prefix}",
-            fix="run `git modelver log` to list versions",
-        )
-    raise UnknownVersion(
-        f"digest prefix {prefix} is ambiguous: {', '.join(sorted(hits))}", fix="give more digits"
-    )
+        raise UnknownVersion(f"no version of {name} has a digest starting with {prefix}{LOG}")
+    raise UnknownVersion(f"digest prefix {prefix} is ambiguous: {', '.join(sorted(hits))}; give more digits")

@@ -9,15 +9,15 @@ Each returns one Problem per thing wrong, naming the file and the command that f
 from __future__ import annotations
 
 import os
-import posixpath
 import re
-import shlex
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from gitmodelver import advice
 from gitmodelver.core import pins
 from gitmodelver.core.filerefs import FileRef, follow, iter_file_refs, join, outside
 from gitmodelver.gitstore.repo import Repo
+from gitmodelver.guards.fixes import lock_fix, track_fix
 from gitmodelver.guards.globs import glob_regex, relative_to
 from gitmodelver.guards.manifest_guard import manifest_check
 from gitmodelver.guards.problems import Problem
@@ -29,15 +29,6 @@ from gitmodelver.guards.weights_guard import no_raw_weights
 
 def _short(pin: str | None) -> str:
     return f"{pin[:8]}…" if pin else "(none)"
-
-
-def lock_fix(st: Staged, m: StagedManifest) -> str:
-    """``git modelver lock`` for this manifest's system, then stage what it wrote."""
-    selector = ""
-    if len(st.manifests) > 1:
-        name = ((m.data or {}).get("system") or {}).get("name")
-        selector = f"--system {name} " if isinstance(name, str) else ""
-    return f"git modelver {selector}lock && git add {m.file}"
 
 
 def _prompt_globs(m: StagedManifest) -> list[re.Pattern[str]]:
@@ -92,20 +83,19 @@ class _PromptCheck:
         wrong = outside(self.m.base, ref.target)
         if wrong is not None:  # no file of the repository: nothing to stage or pin
             shown = repr(ref.target) if "\0" in ref.target else f"'{ref.target}'"
-            yield Problem(f"{self.m.file}: {ref.dotted}: {shown} {wrong}", fix=f"edit {self.m.file}")
+            yield Problem(
+                f"{self.m.file}: {ref.dotted}: {shown} {wrong}; name a file inside the repository, "
+                f"relative to {self.m.file}'s folder"
+            )
             return
         # A symlinked prompt is the staged file it leads to: staging an edit of the target alone is
         # a prompt edit too.
         actual, why, file = pins.file_pin(self.st.tree, path)
         if actual is None:
             if why is not None and file == path:
-                yield Problem(f"{self.m.file}: {ref.dotted} names {path}: {why}", fix=f"fix {path}")
+                yield Problem(f"{self.m.file}: {ref.dotted} names {path}: {why}")
                 return
-            link = f", a symlink to {file}" if file != path else ""
-            yield Problem(
-                f"{self.m.file}: {ref.dotted} names {path}{link}, which is not staged",
-                fix=f"git add {shlex.quote(file)}",
-            )
+            yield self.not_staged(ref, path, file)
             return
         if ref.pin == actual:
             return
@@ -122,6 +112,20 @@ class _PromptCheck:
                 "`git modelver lock`",
                 fix=fix,
             )
+
+    def not_staged(self, ref: FileRef, path: str, file: str) -> Problem:
+        """A named prompt the index lacks: staged when it is there, else restored or unnamed."""
+        link = f", a symlink to {file}" if file != path else ""
+        named = f"{self.m.file}: {ref.dotted} names {path}{link}"
+        if os.path.lexists(self.st.repo.root / file):
+            return Problem(f"{named}, which is not staged", fix=advice.command("git", "add", file))
+        drop = f"to drop the prompt, delete [{ref.dotted}] from {self.m.file} and `git add {self.m.file}`"
+        if self.st.head_id(file) is None:
+            return Problem(f"{named}, which does not exist: create it, or {drop}")
+        return Problem(
+            f"{named}, which was deleted: {drop}; to keep it, restore it",
+            fix=advice.command("git", "checkout", "HEAD", "--", file),
+        )
 
     def other_pin(self, ref: FileRef, path: str) -> Iterator[Problem]:
         actual = pins.actual_pin(self.st.tree, ref.kind, path)
@@ -144,11 +148,9 @@ class _PromptCheck:
         for path in self.st.paths:
             if path in named or path == self.m.file or not _matches(self.globs, path, self.m.base):
                 continue
-            rel = relative_to(path, self.m.base) or path
-            key = re.sub(r"[^A-Za-z0-9_-]+", "_", posixpath.basename(rel).split(".")[0]) or "prompt"
             yield Problem(
                 f"{path}: a prompt (it matches policy.prompt_globs) that {self.m.file} does not name",
-                fix=f'add [prompts.{key}] path = "{rel}" to {self.m.file}, then {lock_fix(self.st, self.m)}',
+                fix=track_fix(self.st, self.m, path),
             )
 
 
@@ -163,7 +165,7 @@ def prompt_guard(st: Staged, files: Sequence[str] = ()) -> list[Problem]:
         if m.data is None:
             # The manifest hook reports every problem; here one line says why nothing was checked.
             assert m.error is not None
-            problems.append(Problem(f"{m.error.problems[0]} (prompts not checked)", fix=f"fix {m.file}"))
+            problems.append(Problem(f"{m.error.problems[0]} (prompts not checked)"))
             continue
         problems.extend(_PromptCheck(st, m).run())
     return problems

@@ -1,4 +1,5 @@
-"""The ``manifest`` hook: the staged manifest is valid, every problem with its TOML line (SPEC §9)."""
+"""The ``manifest`` hook: the staged manifest is valid, every problem with its TOML line (SPEC §9), and
+its ``system.version`` is the one `release` wrote."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Any
 from gitmodelver.core import schema_cache, validate
 from gitmodelver.core.filerefs import iter_file_refs
 from gitmodelver.core.manifest import FILENAME
+from gitmodelver.gitstore import released
+from gitmodelver.guards.fixes import lock_fix, system_name
 from gitmodelver.guards.problems import Problem
 from gitmodelver.guards.staged import Staged, StagedManifest
 
@@ -19,7 +22,8 @@ from gitmodelver.guards.staged import Staged, StagedManifest
 
 
 def manifest_check(st: Staged, files: Sequence[str] = ()) -> list[Problem]:
-    """Every problem of each staged manifest that changed (or of the manifests in ``files``)."""
+    """Every problem of each staged manifest that changed (or of the manifests in ``files``), and a
+    ``system.version`` changed by hand."""
     changed = {p for p in st.changed if posixpath.basename(p) == FILENAME}
     wanted = set(files) if files else changed
     problems: list[Problem] = []
@@ -29,14 +33,45 @@ def manifest_check(st: Staged, files: Sequence[str] = ()) -> list[Problem]:
         if m.error is not None:
             found = m.error.problems
         elif m.file in changed and _only_pins_changed(st, m):
-            continue  # what `lock` and `release` write; prompt-guard checks the values
+            found = []  # what `lock` writes; prompt-guard checks the values
         else:
             found = _validate(st, m)
-        if found:
-            # Every problem on its own line (with its TOML line); the fix is said once, at the end.
-            problems.extend(Problem(p) for p in found[:-1])
-            problems.append(Problem(found[-1], fix=f"edit {m.file}, then git add {m.file}"))
+        # Every problem on its own line, with its TOML line: what to change is there; no one command
+        # can make the change.
+        problems.extend(Problem(p) for p in found)
+        hand_set = version_check(st, m)
+        problems += [hand_set] if hand_set is not None else []
     return problems
+
+
+def version_check(st: Staged, m: StagedManifest) -> Problem | None:
+    """``system.version`` changed by hand: only `release` writes it, in commits it makes itself.
+
+    A value the schema refuses is the schema check's to report; a changed version is judged against
+    HEAD's and the last release's (``released.allowed``), which is where `git modelver lock` puts it back.
+    """
+    if m.data is None:
+        return None
+    system = m.data.get("system")
+    version = system.get("version") if isinstance(system, dict) else None
+    head = st.head_manifest(m.file)
+    committed = released.version_of(head.data) if head is not None else None
+    if version == committed or not (version is None or _well_formed(version)):
+        return None
+    name = system_name(m)
+    if name is None or version in released.allowed(st.repo, name, committed):
+        return None
+    said = f"says {version!r}" if version is not None else "was removed"
+    was = f"HEAD's says {committed!r}" if committed is not None else "HEAD's has none"
+    return Problem(
+        f"{m.file}: system.version {said} ({was}): it was changed by hand; `git modelver release` "
+        "writes it in the release commit, and `git modelver lock` puts it back",
+        fix=lock_fix(st, m),
+    )
+
+
+def _well_formed(version: Any) -> bool:
+    return isinstance(version, str) and _pin_patterns()["version"].fullmatch(version) is not None
 
 
 def _validate(st: Staged, m: StagedManifest) -> list[str]:

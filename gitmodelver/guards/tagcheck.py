@@ -14,6 +14,7 @@ from typing import Any
 
 import pygit2
 
+from gitmodelver import advice
 from gitmodelver.core.diff import bump_level, diff, policy_overrides
 from gitmodelver.core.manifest import FILENAME
 from gitmodelver.core.semver import Version, parse_tag
@@ -104,8 +105,8 @@ def _remote_tags(repo: Repo, remote: str) -> set[str]:
     listed = repo.run("ls-remote", "--tags", "--refs", remote, check=False)
     if listed.returncode != 0:
         raise CheckFailed(
-            f"cannot read the version tags of Git remote '{remote}': {first_error_line(listed.err)}",
-            fix=f"check its URL with `git remote -v`, or fix it with `git remote set-url {remote} URL`",
+            f"cannot read the version tags of Git remote '{remote}': {first_error_line(listed.err)}; "
+            f"check its URL (`git remote -v`) and set the right one with `git remote set-url {remote}`"
         )
     return {line.split("\t", 1)[1] for line in listed.out.splitlines() if "\t" in line}
 
@@ -194,8 +195,14 @@ def level_check(
         release.tag,
         f"the changes since {previous.tag} demand a {required} release (at least v{lowest}), "
         f"not v{release.version}",
-        fix=f"git tag -d {release.tag} && git modelver release",
+        fix=rerelease_fix(release.tag, release.name),
     )
+
+
+def rerelease_fix(tag: str, name: str) -> str:
+    """Delete an unpushed version tag and release again: its commit stays, and `release` makes the
+    version its changes demand (a higher one, which HEAD's manifest does not claim yet)."""
+    return advice.chain(advice.command("git", "tag", "-d", tag), advice.modelver("release", system=name))
 
 
 def check_new_version(
@@ -224,23 +231,32 @@ def check_new_version(
     try:
         report = verify_release(repo, system, release, known=known)
     except UsageError as exc:  # bad input in this version (a DVC path leaving the repository): this tag only
-        return [Rejection(tag, f"fails verify: {exc.message}", fix=exc.fix or f"git modelver verify {tag}")]
+        return [Rejection(tag, f"fails verify: {exc.message}", fix=exc.fix)]
+    # verify judges the level the tag message claims against the release it names; Git's own history says
+    # whether the version itself is too low, which releasing again repairs.
+    candidates = {r.tag: r for r in [*versions.list_releases(repo, release.name), *pending]}
+    level = level_check(repo, release, system, data, candidates.values())
+    # What is wrong is in each detail; beyond a version too low, no one command repairs a failing check
+    # (`git modelver verify TAG` shows them all, but changes nothing).
     problems = [
-        Rejection(tag, f"fails verify ({c.name}): {c.detail}", fix=f"git modelver verify {tag}")
+        Rejection(
+            tag,
+            f"fails verify ({c.name}): {c.detail}",
+            fix=level.fix if c.name == "level" and level is not None else None,
+        )
         for c in report.failures
     ]
     if force_signed and not release.signed:
+        # No one command signs it: a new release of the same commit would be the same version, which
+        # HEAD's manifest already claims, so `release` refuses it.
         problems.append(
             Rejection(
                 tag,
-                f"unsigned, but this repository demands signed versions ({SERVER_REQUIRE_SIGNED})",
-                fix=f"git tag -d {tag} && git modelver release --sign",
+                f"unsigned, but this repository demands signed versions ({SERVER_REQUIRE_SIGNED}): "
+                f"re-create {tag} signed by a key the server trusts, on the same commit with the same "
+                "message (`git tag -s -f`), or leave it out of the push and sign the next release",
             )
         )
-    if all(c.name not in ("level", "manifest") for c in report.failures):
-        # verify judges the level the tag message claims against the release it names; a message that
-        # names no previous release (or an old one) is judged here against the versions Git holds.
-        candidates = {r.tag: r for r in [*versions.list_releases(repo, release.name), *pending]}
-        level = level_check(repo, release, system, data, candidates.values())
-        problems += [level] if level is not None else []
+    if level is not None and all(c.name not in ("level", "manifest") for c in report.failures):
+        problems.append(level)  # a message naming no previous release (or an old one) passed verify
     return problems

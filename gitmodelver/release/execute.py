@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pygit2
 
+from gitmodelver import advice
 from gitmodelver.core import digest, evaluation, manifest, pins
 from gitmodelver.errors import CheckFailed, Conflict, UsageError
-from gitmodelver.gitstore import fsutil, mutex, signature, tagmsg
+from gitmodelver.gitstore import fsutil, mutex, released, signature, system, tagmsg
 from gitmodelver.gitstore.repo import Repo
 from gitmodelver.gitstore.system import Snapshot
 from gitmodelver.gitstore.tree import GitFilters
@@ -48,12 +51,12 @@ def check_clean(repo: Repo, snap: Snapshot, file: str) -> None:
     others = [p for p in dirty if p != file]
     if others:
         shown = ", ".join(others[:5]) + (" …" if len(others) > 5 else "")
-        raise UsageError(f"uncommitted changes in {shown}", fix="commit or stash them, then release")
+        raise UsageError(f"uncommitted changes in {shown}: commit or stash them, then release")
     if file not in repo.git.index:
-        raise UsageError(f"{file} is not committed", fix=f"git add {file} && git commit")
+        raise UsageError(f"{file} is not committed", fix=_commit_fix(file, f"Add {file}", add=True))
     committed = _committed(repo, file)
     if committed is not None and file in dirty and beyond_pins(committed.data, snap.data):
-        raise UsageError(f"{file} has uncommitted edits", fix=f"commit {file} first (`git commit {file}`)")
+        raise UsageError(f"{file} has uncommitted edits", fix=_commit_fix(file, f"Update {file}"))
     # A symlinked prompt is its target: both the link and the file it leads to must be committed.
     referenced = [
         f for p in snap.pins if p.ref.kind in ("path", "params") for f in (p.repo_path, p.file) if f
@@ -62,8 +65,20 @@ def check_clean(repo: Repo, snap: Snapshot, file: str) -> None:
     if untracked:
         raise UsageError(
             f"{untracked[0]} is referenced by the manifest but not committed",
-            fix=f"git add {untracked[0]} && git commit",
+            fix=_commit_fix(untracked[0], f"Add {untracked[0]}", add=True),
         )
+
+
+def _commit_fix(file: str, message: str, *, add: bool = False) -> str:
+    """Commit ``file`` alone (with a message: a bare `git commit` would wait for an editor)."""
+    commit = advice.command("git", "commit", "-q", "-m", message, "--", file)
+    return advice.chain(advice.command("git", "add", file), commit) if add else commit
+
+
+def _modelver(repo: Repo, plan: Plan, *args: str) -> str:
+    """A `git modelver` command for the plan's system, named when the repository holds several."""
+    several = len(system.discover(repo)) > 1
+    return advice.modelver(*args, system=plan.system.name if several else None)
 
 
 def _committed(repo: Repo, file: str) -> manifest.Manifest | None:
@@ -71,20 +86,28 @@ def _committed(repo: Repo, file: str) -> manifest.Manifest | None:
     return manifest.load_tree(repo.commit_tree(head, "HEAD"), file, trusted=True) if head else None
 
 
-def check_missing(snap: Snapshot) -> None:
+def check_missing(repo: Repo, snap: Snapshot) -> None:
     if snap.missing:
-        raise UsageError(pins.missing_message(snap.manifest.file, snap.missing[0]), fix=pins.MISSING_FIX)
+        pin = snap.missing[0]
+        head = repo.head()
+        committed = head is not None and pin.repo_path in head.tree
+        message, fix = pins.missing_help(snap.manifest.file, pin, committed)
+        raise UsageError(message, fix=fix)
 
 
 def check_version(repo: Repo, plan: Plan) -> None:
     """Refuse a version HEAD's manifest already claims: the release commit would then change nothing,
     and verify would find the version written before its tag (a moved tag)."""
-    committed = _committed(repo, plan.system.file)
-    if committed is not None and committed.version == str(plan.next):
-        raise UsageError(
-            f'{plan.system.file} already says version = "{plan.next}"; release writes it',
-            fix="delete the version line and commit",
-        )
+    file = plan.system.file
+    committed = _committed(repo, file)
+    if committed is None or committed.version != str(plan.next):
+        return
+    said = f'{file} already says version = "{plan.next}"; release writes it'
+    if released.last_release(repo, plan.system.name) is None:  # `lock` keeps what HEAD says then
+        raise UsageError(f"{said}: delete the version line from {file} and commit that")
+    # `lock` puts a version written by hand back to the last release's.
+    restore = _commit_fix(file, f"Restore the released system.version in {file}")
+    raise UsageError(said, fix=advice.chain(_modelver(repo, plan, "lock"), restore))
 
 
 STALE_FIX = 'dvc repro && git modelver lock && git add -A && git commit -m "Reproduce the pipeline"'
@@ -111,42 +134,45 @@ def check_obstacles(plan: Plan) -> None:
 
 
 def check_evaluation(snap: Snapshot) -> list[str]:
-    """Refuse stale or failing results; return notes for what was checked."""
-    data = snap.data
+    """Refuse results that do not certify this state (when required) or that fail the gates; return notes."""
     require = bool(snap.manifest.policy.get("require_eval"))
-    results = evaluation.load_results(snap.tree, data, snap.manifest.base)
-    gates = evaluation.gates_of(data)
-    if results is None:
+    found = evaluation.assess(snap.tree, snap.data, snap.manifest.base, snap.state)
+    if found is None:
         if require:
             raise CheckFailed(
-                "policy.require_eval is on but [evaluation] names no results file",
-                fix='add evaluation.results = { path = "evals/results.json" }',
+                "policy.require_eval is on but [evaluation] names no results file (nor DVC metrics): add "
+                'evaluation.results = { path = "evals/results.json" } (or evaluation.metrics, a DVC '
+                "metrics file) to the manifest"
             )
         return []
-    if results.problems:
-        raise CheckFailed(results.problems[0], fix="re-run the evaluation")
-    state = snap.state
-    if results.subject != state:
-        message = (
-            f"{results.path}: results are for {digest.short(results.subject)}, not the current state "
-            f"{digest.short(state)}"
-        )
+    if found.problems:
         if require:
-            raise CheckFailed(message, fix="re-run the evaluation and stamp it with `git modelver digest`")
+            raise CheckFailed(found.problems[0] + ": re-run the evaluation")
+        return [f"warning: {found.problems[0]} (policy.require_eval is off)"]
+    if not found.bound:
+        message = f"{found.path}: {found.binding}"
+        if require:
+            raise CheckFailed(
+                f"{message}; re-run the evaluation (`dvc repro`, or stamp the results with "
+                "`git modelver digest`)"
+            )
         return [f"warning: {message}"]
-    failed = [g for g in evaluation.check_gates(gates, results.metrics) if not g.ok]
-    if failed:
+    if found.failed:
         raise CheckFailed(
-            f"{results.path}: gate failed: " + "; ".join(g.describe() for g in failed),
-            fix="improve the system or change evaluation.gates",
+            f"{found.path}: gate failed: "
+            + "; ".join(g.describe() for g in found.failed)
+            + " (improve the system, or change evaluation.gates)"
         )
-    return [f"evaluation: {len(gates)} gate(s) passed for {digest.short(state)}"] if gates else []
+    return [f"evaluation: {len(found.gates)} gate(s) passed ({found.binding})"] if found.gates else []
 
 
 def decide_signing(repo: Repo, snap: Snapshot, sign: bool | None) -> bool:
     required = bool(snap.manifest.policy.get("require_signed"))
     if sign is False and required:
-        raise UsageError("policy.require_signed is on: an unsigned release is refused", fix="drop --no-sign")
+        raise UsageError(
+            f"policy.require_signed is on in {snap.manifest.file}: an unsigned release is refused; "
+            "release without --no-sign"
+        )
     if sign is None:
         return required or repo.config_bool("tag.gpgSign")
     return sign
@@ -174,12 +200,57 @@ def build_commit(repo: Repo, plan: Plan, text: str, message: str) -> str:
         args.append("-S")
     result = repo.run(*args, stdin=message.encode("utf-8"), check=not sign)
     if result.returncode != 0:
+        todo, fix = signing_help(repo)
+        off = advice.command("git", "config", "commit.gpgSign", "false")
         raise UsageError(
-            f"signing the release commit failed (commit.gpgSign is on): {_last_line(result.err)}",
-            fix="check user.signingkey and gpg.format (`git commit --allow-empty -S -m test` shows the "
-            "error), or turn it off: `git config commit.gpgSign false`",
+            f"signing the release commit failed (commit.gpgSign is on): {_last_line(result.err)}; {todo}"
+            + ("" if fix else "; or stop signing commits"),
+            fix=fix or off,
         )
     return result.out.strip()
+
+
+# Where ssh-keygen puts a key by default, preferred first: a key there is one git can sign with.
+SSH_KEYS = ("id_ed25519", "id_ecdsa", "id_rsa")
+
+
+def _ssh_key() -> Path | None:
+    folder = Path.home() / ".ssh"
+    for name in SSH_KEYS:
+        if (folder / name).is_file() and (folder / f"{name}.pub").is_file():
+            return folder / name
+    return None
+
+
+# Signs without making a ref (a commit object nobody points at): shows the signer's own error.
+TRIAL = "git commit-tree -S -m test HEAD^{tree}"
+
+
+def signing_help(repo: Repo) -> tuple[str, str | None]:
+    """``(what to do, the command that does it)`` when git could not sign.
+
+    Without a usable key and with an SSH key in ~/.ssh, pointing git at that key is one command. Anything
+    else (a key elsewhere, a GPG setup) is the user's to choose, so it is said, not guessed.
+    """
+    key = repo.config("user.signingkey")
+    fmt = repo.config("gpg.format") or "openpgp"
+    missing = key is None
+    if key is not None and fmt == "ssh" and not key.startswith("key::"):
+        missing = not (repo.root / os.path.expanduser(key)).exists()
+    if not missing:
+        return f"check user.signingkey ({key}) and gpg.format ({fmt}): `{TRIAL}` shows git's own error", None
+    said = f"user.signingkey {key} does not exist" if key else "git has no signing key (user.signingkey)"
+    found = _ssh_key()
+    if found is None:
+        return (
+            f"{said}: make one with `ssh-keygen -t ed25519`, then point git at it: "
+            "`git config gpg.format ssh` and `git config user.signingkey` with the key's path"
+        ), None
+    fix = advice.chain(
+        advice.command("git", "config", "gpg.format", "ssh"),
+        advice.command("git", "config", "user.signingkey", str(found)),
+    )
+    return f"{said}; {found} is an SSH key git can sign with", fix
 
 
 def _last_line(err: str, default: str = "the signing program failed") -> str:
@@ -227,29 +298,35 @@ def _tag_message(
     )
 
 
-def _create_tag(repo: Repo, tag: str, commit: str, message: str, sign: bool) -> str:
+def _create_tag(
+    repo: Repo, tag: str, commit: str, message: str, sign: bool, *, required: bool = False
+) -> str:
     args = ["tag", "-s" if sign else "--no-sign", "-a", "--cleanup=verbatim", "-F", "-", tag, commit]
     result = repo.run(*args, stdin=message.encode("utf-8"), check=False)
     if result.returncode != 0:
         if "already exists" in result.err:
-            raise Conflict(f"tag {tag} already exists", fix="run `git fetch --tags` and release again")
+            raise Conflict(
+                f"tag {tag} already exists (made while this release was prepared); nothing was changed: "
+                "`git fetch --tags`, then `git modelver status`"
+            )
         detail = _last_line(result.err, "git tag failed")
         if sign:
-            raise UsageError(
-                f"signing {tag} failed: {detail}",
-                fix="set user.signingkey (and gpg.format=ssh for SSH keys), or use --no-sign",
-            )
+            raise _signing_failed(repo, tag, detail, required)
         raise UsageError(f"creating {tag} failed: {detail}")
     oid = repo.run("rev-parse", f"refs/tags/{tag}").out.strip()
     if sign and not _tag_is_signed(repo, oid):
         # Some git versions write an unsigned tag and exit 0 when the signing program fails.
         _delete_tag(repo, tag, oid)
-        detail = _last_line(result.err)
-        raise UsageError(
-            f"signing {tag} failed: {detail}",
-            fix="check user.signingkey and gpg.format (`git tag -s test` shows the error)",
-        )
+        raise _signing_failed(repo, tag, _last_line(result.err), required)
     return oid
+
+
+def _signing_failed(repo: Repo, tag: str, detail: str, required: bool) -> UsageError:
+    """What to do when the tag could not be signed; never --no-sign when the policy demands a signature."""
+    todo, fix = signing_help(repo)
+    other = "" if required or fix else "; or release unsigned with --no-sign"
+    demanded = " (policy.require_signed is on)" if required else ""
+    return UsageError(f"signing {tag} failed{demanded}: {detail}; {todo}{other}", fix=fix)
 
 
 def _tag_is_signed(repo: Repo, oid: str) -> bool:
@@ -278,7 +355,10 @@ def _interrupted(repo: Repo, plan: Plan, sign: bool) -> str | None:
     except KeyError:
         return None
     if not interrupted(repo, plan, commit):
-        raise Conflict(f"tag {tag} already exists", fix="run `git fetch --tags` and `git modelver status`")
+        raise Conflict(
+            f"tag {tag} already exists on another commit; nothing was changed: `git fetch --tags`, then "
+            "`git modelver status` says what to release"
+        )
     oid = repo.run("rev-parse", f"refs/tags/{tag}").out.strip()
     if sign and not _tag_is_signed(repo, oid):
         _delete_tag(repo, tag, oid)  # ours, left unsigned by a signing that died: sign it anew
@@ -292,8 +372,7 @@ def check_message(message: str | None) -> None:
         number, line = found
         raise UsageError(
             f"release -m: line {number} ({line[:40]!r}) would read as a Modelver trailer or a signature "
-            "block in the tag message",
-            fix="reword that line (trailers and signatures are written by release itself)",
+            "block in the tag message: reword it (release writes trailers and signatures itself)"
         )
 
 
@@ -307,7 +386,7 @@ def execute(
     snap = plan.snapshot
     check_obstacles(plan)
     check_clean(repo, snap, plan.system.file)
-    check_missing(snap)
+    check_missing(repo, snap)
     check_version(repo, plan)
     do_sign = decide_signing(repo, snap, sign)
     text = snap.locked_text(str(plan.next))
@@ -316,18 +395,17 @@ def execute(
     with mutex.held(repo.state_dir() / "release.lock", "release"):
         head = repo.head()
         if (head.id if head else None) != plan.head:
-            raise Conflict("HEAD moved while the release was prepared", fix="run the release again")
+            raise Conflict("HEAD moved while the release was prepared; nothing was changed: run it again")
         ref = repo.head_ref()
         recovered = _interrupted(repo, plan, do_sign)
         commit = recovered or build_commit(repo, plan, text, _commit_message(plan, message))
         existing = repo.run("rev-parse", "-q", "--verify", f"refs/tags/{plan.tag}", check=False).out.strip()
-        tag_oid = existing or _create_tag(repo, plan.tag, commit, tag_message, do_sign)
+        required = bool(snap.manifest.policy.get("require_signed"))
+        tag_oid = existing or _create_tag(repo, plan.tag, commit, tag_message, do_sign, required=required)
         _check_signature(repo, plan, tag_oid, snap)
         if not _cas_head(repo, ref, commit, plan.head, f"modelver: release {plan.tag}"):
             _delete_tag(repo, plan.tag, tag_oid)
-            raise Conflict(
-                f"{ref} moved during the release; nothing was changed", fix="run the release again"
-            )
+            raise Conflict(f"{ref} moved during the release; nothing was changed: run it again")
         sync_worktree(repo, plan.system.file, text, commit)
     return Outcome(
         plan.tag,
@@ -351,10 +429,21 @@ def _check_signature(repo: Repo, plan: Plan, tag_oid: str, snap: Snapshot) -> No
     sig = signature.verify(repo, release)
     if not sig.verified:
         _delete_tag(repo, plan.tag, tag_oid)
-        raise CheckFailed(
-            f"{plan.tag}: {sig.detail}",
-            fix="add your key to gpg.ssh.allowedSignersFile (or your GPG keyring) and release again",
-        )
+        raise CheckFailed(f"{plan.tag}: {sig.detail}; {_trust_help(repo, sig.format)}, then release again")
+
+
+def _trust_help(repo: Repo, fmt: str | None) -> str:
+    """How to make git trust the signing key: editing a trust file is the user's, so it is said."""
+    if fmt != "ssh":
+        return "policy.require_signed needs a signature git verifies: trust your key in your GPG keyring"
+    listed = repo.config("gpg.ssh.allowedSignersFile")
+    line = 'a line `EMAIL namespaces="git" PUBLIC-KEY` for your key'
+    if listed:
+        return f"policy.require_signed needs a signature git verifies: add {line} to {listed}"
+    return (
+        f"policy.require_signed needs a signature git verifies: write {line} to a file and name it with "
+        "`git config gpg.ssh.allowedSignersFile`"
+    )
 
 
 def _commit_message(plan: Plan, message: str | None) -> str:

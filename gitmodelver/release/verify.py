@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pygit2
 
-from gitmodelver.core import digest, evaluation, pins
+from gitmodelver.core import digest, evaluation, pins, pipeline
 from gitmodelver.core.diff import bump_level, diff, policy_overrides
 from gitmodelver.core.manifest import Manifest, parse
 from gitmodelver.core.semver import LEVELS, level_rank
@@ -188,6 +188,7 @@ def check_release(ctx: Context, release: Release) -> VersionReport:
         tree = CommitTree(ctx.repo.git, commit, release.tag)
         checks += [_digest(release, m), _pins(release, m, tree, commit), level]
         checks += _evaluation(release, m, tree)
+        checks += _pipeline(release, m, tree)
         if ctx.extra is not None:
             checks += ctx.extra.checks(release, m, tree)
     return VersionReport(release.tag, checks)
@@ -429,32 +430,42 @@ def _sequence(release: Release, before: Manifest, bump: str, previous: str) -> C
     return Check("level", True, f"{bump} from {previous}")
 
 
+def _pipeline(release: Release, m: Manifest, tree: CommitTree) -> list[Check]:
+    """A release commit whose dvc.lock no longer matches its files must say so in its tag."""
+    stale = pipeline.stale_stages(tree, pipeline.folders_up(m.base))
+    if not stale:
+        return []
+    declared = {s.strip() for s in (release.trailers.get("Modelver-Stale") or "").split(",") if s.strip()}
+    hidden = [s for s in stale if s.stage not in declared]
+    if hidden:
+        said = "; ".join(str(s) for s in hidden)
+        return [Check("pipeline", False, f"dvc.lock does not match the release commit: {said}")]
+    return [
+        Check("pipeline", True, f"released with a stale pipeline, as its tag says: {', '.join(declared)}")
+    ]
+
+
 def _evaluation(release: Release, m: Manifest, tree: CommitTree) -> list[Check]:
     require = bool(m.policy.get("require_eval"))
-    results = evaluation.load_results(tree, m.data, m.base)
-    if results is None:
+    found = evaluation.assess(tree, m.data, m.base, digest.state_digest(m.data))
+    if found is None:
         if require:
             return [Check("evaluation", False, "policy.require_eval is on but [evaluation] names no results")]
         return []
-    if results.problems:
-        return [Check("evaluation", False, "; ".join(results.problems[:3]) + ": re-run the evaluation")]
-    state = digest.state_digest(m.data)
-    if results.subject != state:
-        claimed, actual = digest.short(results.subject), digest.short(state)
-        message = f"{results.path} evaluated {claimed}…, not this state {actual}…"
+    if found.problems:
+        said = "; ".join(found.problems[:3])
+        if require:
+            return [Check("evaluation", False, f"{said}: re-run the evaluation")]
+        return [Check("evaluation", True, f"warning: {said} (policy.require_eval is off)")]
+    if not found.bound:
+        message = f"{found.path}: {found.binding}"
         if require:
             return [Check("evaluation", False, f"{message}; re-run the evaluation and release again")]
         return [Check("evaluation", True, f"warning: {message} (policy.require_eval is off)")]
-    failed = [g for g in evaluation.check_gates(evaluation.gates_of(m.data), results.metrics) if not g.ok]
-    if failed:
-        return [
-            Check(
-                "evaluation",
-                False,
-                f"{results.path}: gate failed: " + "; ".join(g.describe() for g in failed),
-            )
-        ]
-    return [Check("evaluation", True, f"{results.path} is bound to this state; gates pass")]
+    if found.failed:
+        failed = "; ".join(g.describe() for g in found.failed)
+        return [Check("evaluation", False, f"{found.path}: gate failed: {failed}")]
+    return [Check("evaluation", True, f"{found.path} is bound to this state ({found.binding}); gates pass")]
 
 
 def summary(reports: list[VersionReport]) -> ModelverError | None:
