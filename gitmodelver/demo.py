@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ import time
 from importlib import resources
 from pathlib import Path
 
+from gitmodelver import advice
 from gitmodelver.errors import CheckFailed, UsageError
 
 PROMPTS = {
@@ -217,13 +219,26 @@ def _utc_now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _used(folder: Path) -> bool:
+    return folder.exists() and any(folder.iterdir())
+
+
+def _free(target: str) -> str:
+    """A folder beside ``target`` that does not exist yet, written as ``target`` was (relative or not)."""
+    stem = target.rstrip("/") or target
+    return next(f"{stem}-{n}" for n in itertools.count(2) if not os.path.lexists(f"{stem}-{n}"))
+
+
 def run(target: str) -> int:
     root = Path(target).resolve()
-    if root.exists() and any(root.iterdir()):
-        raise UsageError(f"{root} is not empty", fix=f"pick a new folder or remove it: rm -rf {root}")
+    if _used(root):
+        raise UsageError(
+            f"{root} is not empty: the demo builds in a new folder",
+            fix=advice.modelver("demo", _free(target)),
+        )
     for tool in ("git", "ssh-keygen", "dvc"):
         if shutil.which(tool) is None:
-            raise UsageError(f"the demo needs `{tool}` on PATH", fix=f"install {tool}")
+            raise UsageError(f"the demo needs `{tool}` on PATH: install it")
     d = Demo(root)
     setup(d)
     lifecycle(d)

@@ -325,7 +325,9 @@ def test_an_abandoned_tag_is_on_no_branch_and_deleting_it_unblocks(repo: GitRepo
     result = repo.modelver("release")
     assert result.code == 3
     assert f"already exists on commit {other[:12]} (on no branch)" in result.err
-    assert "`git tag -d support-bot@v1.0.0`" in result.err
+    assert (
+        "no branch holds that commit: an abandoned release (fix: git tag -d support-bot@v1.0.0)" in result.err
+    )
     repo.git("tag", "-d", "support-bot@v1.0.0")
     assert repo.modelver("release").code == 0
 
@@ -386,8 +388,9 @@ def test_status_names_the_key_of_a_missing_file_and_the_fix(repo: GitRepo) -> No
     (repo.path / "prompts" / "greeting.j2").unlink()
     out = repo.modelver("status").out
     assert (
-        "modelver.toml: prompts.greeting names prompts/greeting.j2, which does not exist "
-        "(fix: fix the path or add the file (`dvc add` for weights))"
+        "modelver.toml: prompts.greeting names prompts/greeting.j2, which does not exist (HEAD has it: "
+        "deleted since): restore it, or remove prompts.greeting from modelver.toml "
+        "(fix: git checkout HEAD -- prompts/greeting.j2)"
     ) in out
     assert "missing: " not in out
 

@@ -25,7 +25,7 @@ from gitmodelver.audit.lineage_graph import Graph, Node, upstream
 from gitmodelver.core import digest, evaluation, manifest
 from gitmodelver.core.filerefs import NON_COMPONENTS, FileRef, join, ref_kind
 from gitmodelver.dvc import dvcops
-from gitmodelver.errors import ModelverError, UsageError
+from gitmodelver.errors import ModelverError
 from gitmodelver.gitstore.repo import Repo
 from gitmodelver.gitstore.system import System
 from gitmodelver.gitstore.versions import Release
@@ -46,7 +46,7 @@ def build(repo: Repo, sys_: System, release: Release) -> dict[str, Any]:
     tree = repo.commit_tree(commit, release.tag)
     m = manifest.load_tree(tree, sys_.file, trusted=True)
     if m is None:
-        raise UsageError(f"{release.tag} has no {sys_.file}", fix="pass --system for the right folder")
+        raise lineage.no_manifest(repo, sys_, release, tree)
     graph = lineage.build(
         tree, m, tag=release.tag, version_digest=release.digest, state=release.state, commit=release.commit
     )

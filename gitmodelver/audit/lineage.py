@@ -21,7 +21,8 @@ from gitmodelver.core.filerefs import NON_COMPONENTS, FileRef, Tree, iter_file_r
 from gitmodelver.core.manifest import Manifest
 from gitmodelver.errors import UsageError
 from gitmodelver.gitstore.repo import Repo
-from gitmodelver.gitstore.system import System
+from gitmodelver.gitstore.system import System, in_tree
+from gitmodelver.gitstore.tree import CommitTree
 from gitmodelver.gitstore.versions import Release
 
 # The role of a file component, by the manifest section that names it.
@@ -428,10 +429,24 @@ def of_release(repo: Repo, system: System, release: Release) -> Graph:
     tree = repo.commit_tree(commit, release.tag)
     m = manifest.load_tree(tree, system.file, trusted=True)
     if m is None:
-        raise UsageError(f"{release.tag} has no {system.file}", fix="pass --system for the right folder")
+        raise no_manifest(repo, system, release, tree)
     return build(
         tree, m, tag=release.tag, version_digest=release.digest, state=release.state, commit=release.commit
     )
 
 
-__all__ = ["Edge", "Graph", "Node", "build", "file_id", "of_release"]
+def no_manifest(repo: Repo, system: System, release: Release, tree: CommitTree) -> UsageError:
+    """A version named by its number alone is read where the manifest is today, which it may have left."""
+    found = in_tree(repo, tree, system.name)
+    if found is None:
+        return UsageError(
+            f"{release.tag} has no {system.file}, nor any manifest of {system.name}: "
+            f"`git modelver verify {release.tag}` says what is wrong with it"
+        )
+    return UsageError(
+        f"{release.tag} has no {system.file}: that release keeps it at {found[0].file}; name the version "
+        f"by its full tag, {release.tag}, to read it there"
+    )
+
+
+__all__ = ["Edge", "Graph", "Node", "build", "file_id", "no_manifest", "of_release"]

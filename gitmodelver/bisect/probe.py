@@ -51,11 +51,11 @@ def check_startable(argv: Sequence[str]) -> None:
     """
     if not argv:
         raise UsageError(
-            "no command to run", fix="put it after --: `git modelver bisect --good A --bad B -- CMD…`"
+            "no command to run: put it after --, as in `git modelver bisect --good A --bad B -- ./check.sh`"
         )
     program = argv[0]
     if "/" not in program and shutil.which(program) is None:
-        raise UsageError(f"{program}: command not found", fix=f"install {program} or put it on PATH")
+        raise UsageError(f"{program}: command not found: install it, or put the folder it is in on PATH")
 
 
 def verdict_of(code: int) -> Verdict | None:
@@ -85,8 +85,8 @@ def run(argv: Sequence[str], cwd: Path, variables: Mapping[str, str], output: Pa
             )
     except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
         raise UsageError(
-            f"`{display(argv)}` cannot start in {label}: {exc.strerror or exc}",
-            fix="check the program's path (relative paths start in the probe's worktree)",
+            f"`{display(argv)}` cannot start in {label}: {exc.strerror or exc}; check the program's path "
+            "(a relative path starts in the probe's worktree)"
         ) from exc
     seconds = time.perf_counter() - start
     code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode  # -N: killed by signal N
@@ -95,8 +95,8 @@ def run(argv: Sequence[str], cwd: Path, variables: Mapping[str, str], output: Pa
     if verdict is None:
         raise CheckFailed(
             f"bisect aborted: `{display(argv)}` exited {code} on {label}"
-            + (f" ({tail.splitlines()[-1]})" if tail else ""),
-            fix="exit codes 128 and above stop a bisect; use 125 to skip a version, 1-127 for bad",
+            + (f" ({tail.splitlines()[-1]})" if tail else "")
+            + "; exit codes 128 and above stop a bisect: exit 125 to skip a version, 1-127 to mark it bad"
         )
     return Run(code, verdict, seconds, tail)
 
@@ -141,7 +141,9 @@ class Workspace:
         """Link the DVC outputs the probe's manifest names from the main cache (pulling what it lacks)."""
         outs, unresolved = dvcops.outputs(WorkTree(self.path), m)
         if unresolved:
-            raise UsageError(f"{m.file}: {unresolved[0]}", fix="rerun with --no-weights to skip weights")
+            raise UsageError(
+                f"{m.file}: {unresolved[0]}; run the bisect again with --no-weights to skip weights"
+            )
         if not outs:
             return 0
         if self._store is None:

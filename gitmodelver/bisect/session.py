@@ -96,8 +96,8 @@ def span(releases: Sequence[Release], good: Release, bad: Release) -> list[Relea
     low, high = good.version.precedence_key, bad.version.precedence_key
     if low >= high:
         raise UsageError(
-            f"--good {good.tag} is not older than --bad {bad.tag}",
-            fix="pass the version that worked as --good and a later one that fails as --bad",
+            f"--good {good.tag} is not older than --bad {bad.tag}: --good takes a version where the command "
+            "passes, --bad a later one where it fails"
         )
     chosen = [r for r in releases if low <= r.version.precedence_key <= high]
     return sorted(chosen, key=lambda r: r.version.precedence_key)
@@ -111,8 +111,8 @@ def _check_end(session: Session, release: Release, want: search.Verdict, flag: s
     log = session.log.output_file(len(session.steps))
     if result.code in (126, 127):
         raise UsageError(
-            f"`{probe.display(session.argv)}` cannot run on {release.tag}: exit {result.code}{said}",
-            fix=f"make the command runnable there (its output: {log})",
+            f"`{probe.display(session.argv)}` cannot run on {release.tag}: exit {result.code}{said}; make it "
+            f"runnable there (its output: {log})"
         )
     if result.verdict is search.Verdict.SKIP:
         problem = "cannot be tested (the command exited 125)"
@@ -120,10 +120,9 @@ def _check_end(session: Session, release: Release, want: search.Verdict, flag: s
         problem = f"is not good: the command exited {result.code}{said}"
     else:
         problem = "is not bad: the command exited 0"
+    wanted = "passes" if want is search.Verdict.GOOD else "fails"
     raise UsageError(
-        f"{flag} {release.tag} {problem}",
-        fix=f"pass a {flag} version where the command {'passes' if flag == '--good' else 'fails'} "
-        f"(its output: {log})",
+        f"{flag} {release.tag} {problem}; pass a {flag} version where it {wanted} (its output: {log})"
     )
 
 

@@ -6,7 +6,7 @@ import re
 import sys
 from pathlib import Path
 
-from gitmodelver import output, scaffold
+from gitmodelver import advice, output, scaffold
 from gitmodelver.commands import install_hooks
 from gitmodelver.core import manifest
 from gitmodelver.errors import UsageError
@@ -40,7 +40,8 @@ def _pre_commit(root: Path) -> bool:
         text = "repos:\n"
     elif "repos:" not in text:
         raise UsageError(
-            f"{config}: no `repos:` list to add the hooks to", fix="add them by hand (see README)"
+            f"{config}: no `repos:` list to add the hooks to; add them by hand (README: Hooks, With the "
+            "pre-commit framework)"
         )
     fsutil.atomic_write(config, (text.rstrip("\n") + "\n" + PRE_COMMIT_BLOCK).encode("utf-8"))
     return True
@@ -73,13 +74,22 @@ def _dvc_remote(repo: Repo) -> Path | None:
     return dvcops.ensure_default_remote(repo.root, repo.state_dir() / "dvc-storage")
 
 
+def _over(args: argparse.Namespace) -> str:
+    """This init command again, writing over the manifest there is."""
+    named = ["--name", args.name] if args.name else []
+    switches = {"--no-dvc": args.no_dvc, "--no-hooks": args.no_hooks, "--json": args.json}
+    return advice.modelver("init", *named, "--force", *[s for s, on in switches.items() if on])
+
+
 def run(args: argparse.Namespace) -> int:
     repo = Repo(args.directory)
     folder = repo.cwd
     rel = repo.relative_cwd()
     file = posixpath.join(rel, manifest.FILENAME) if rel else manifest.FILENAME
     if (repo.root / file).exists() and not args.force:
-        raise UsageError(f"{file} already exists", fix="edit it, or pass --force to start over")
+        raise UsageError(
+            f"{file} already exists: edit it, or write a new one over it with --force", fix=_over(args)
+        )
     name = _name(folder if rel else repo.root, args.name)
     found = scaffold.find(repo.worktree(), _files(repo), rel)
     fsutil.atomic_write(repo.root / file, scaffold.manifest_text(name, found).encode("utf-8"))

@@ -1,30 +1,62 @@
 from __future__ import annotations
 
 import argparse
+import re
 
-from gitmodelver import output
+from gitmodelver import advice, output
 from gitmodelver.commands import open_system
 from gitmodelver.core import digest
 from gitmodelver.core.semver import InvalidVersion, Version
 from gitmodelver.dvc import push
 from gitmodelver.errors import CheckFailed, UsageError
+from gitmodelver.gitstore import system
+from gitmodelver.gitstore.repo import Repo
 from gitmodelver.gitstore.tagmsg import change_line
 from gitmodelver.release import execute, plan
 
+_NUMBERS = re.compile(r"v?(\d+)(?:\.(\d+))?(?:\.(\d+))?")
 
-def _initial(text: str | None) -> Version | None:
+
+def _initial(args: argparse.Namespace, sys_: system.System, repo: Repo) -> Version | None:
+    text: str | None = args.initial
     if text is None:
         return None
     try:
         version = Version.parse(text)
     except InvalidVersion as exc:
-        raise UsageError(f"--initial: {exc}", fix="use a version like 0.1.0") from exc
+        meant = _meant(text)
+        if meant is None:
+            raise UsageError(f"--initial: {exc}, such as 0.1.0") from exc
+        raise UsageError(f"--initial: {exc}", fix=_again(args, sys_, repo, meant)) from exc
     if version.build:
         raise UsageError(
             f"--initial {text}: build metadata would make a second tag of one version",
-            fix=f"git modelver release --initial {text.split('+')[0]}",
+            fix=_again(args, sys_, repo, text.split("+")[0]),
         )
     return version
+
+
+def _meant(text: str) -> str | None:
+    """The version a short or zero-padded number stands for (``1.2`` is 1.2.0), if it is one."""
+    found = _NUMBERS.fullmatch(text.strip())
+    return ".".join(str(int(n or 0)) for n in found.groups()) if found else None
+
+
+def _again(args: argparse.Namespace, sys_: system.System, repo: Repo, initial: str) -> str:
+    """This release command again, with another ``--initial``."""
+    words = ["release", "--initial", initial]
+    options = {"-m": args.message, "--level": args.level, "--pre": args.pre, "--push": args.push}
+    words += [word for option, value in options.items() if value for word in (option, value)]
+    switches = {
+        "--sign": args.sign is True,
+        "--no-sign": args.sign is False,
+        "--allow-stale": args.allow_stale,
+        "--dry-run": args.dry_run,
+        "--json": args.json,
+    }
+    words += [switch for switch, on in switches.items() if on]
+    several = len(system.discover(repo)) > 1
+    return advice.modelver(*words, system=sys_.name if several else None)
 
 
 def _nothing(p: plan.Plan) -> None:
@@ -32,15 +64,15 @@ def _nothing(p: plan.Plan) -> None:
         raise CheckFailed(f"nothing to release: {p.unsynced.message}", fix=p.unsynced.fix)
     last = p.last.tag if p.last else "the start"
     raise CheckFailed(
-        f"nothing to release: no change to {p.system.name} since {last} calls for one",
-        fix="change a component, then `git modelver status`",
+        f"nothing to release: no change to {p.system.name} since {last} calls for one; change a component "
+        "first (`git modelver status` shows what changed)"
     )
 
 
 def run(args: argparse.Namespace) -> int:
     execute.check_message(args.message)
     repo, sys_ = open_system(args)
-    p = plan.make(repo, sys_, level=args.level, pre=args.pre, initial=_initial(args.initial))
+    p = plan.make(repo, sys_, level=args.level, pre=args.pre, initial=_initial(args, sys_, repo))
     if p.next is None:
         _nothing(p)
     execute.check_obstacles(p)

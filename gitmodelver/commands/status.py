@@ -8,7 +8,7 @@ import argparse
 import posixpath
 from pathlib import Path
 
-from gitmodelver import output
+from gitmodelver import advice, output
 from gitmodelver.commands import install_hooks, open_system
 from gitmodelver.core import pins
 from gitmodelver.core.filerefs import follow, iter_file_refs, join
@@ -90,11 +90,24 @@ def run(args: argparse.Namespace) -> int:
             }
         )
         return 1 if blocked else 0
-    _print(p, system, snap, unnamed, hooks)
+    _print(repo, p, snap, unnamed, hooks, args.system)
     return 1 if blocked else 0
 
 
-def _print(p: plan.Plan, system: System, snap: Snapshot, unnamed: list[str], hooks: dict[str, bool]) -> None:
+def _track_fix(repo: Repo, path: str, named: str | None) -> str:
+    """``track`` for a prompt, from where status ran; a prompt named like a params or .dvc file is said to
+    be a prompt (as the pre-commit hook's fix does)."""
+    name = posixpath.basename(path)
+    kind = ("--as", "prompt") if name.startswith("params") or name.endswith(".dvc") else ()
+    here = posixpath.relpath(path, repo.relative_cwd() or ".")
+    return advice.modelver("track", *kind, here, system=named)
+
+
+def _print(
+    repo: Repo, p: plan.Plan, snap: Snapshot, unnamed: list[str], hooks: dict[str, bool], named: str | None
+) -> None:
+    """``named``: the system as --system gave it, named again in the fixes."""
+    system = p.system
     last = p.last.tag if p.last else "no release yet"
     if p.next:
         output.say(f"{system.name}: last {last}; next {p.tag} ({p.level})")
@@ -107,12 +120,13 @@ def _print(p: plan.Plan, system: System, snap: Snapshot, unnamed: list[str], hoo
         for pin in snap.stale:
             output.say(f"  {pin.ref.pin_path}  ({pin.repo_path})")
     for pin in snap.missing:
-        output.say(f"{pins.missing_message(system.file, pin)} (fix: {pins.MISSING_FIX})")
+        head = repo.head()
+        message, fix = pins.missing_help(system.file, pin, head is not None and pin.repo_path in head.tree)
+        output.say(f"{message} (fix: {fix})" if fix else message)
     for path in unnamed:
-        rel = posixpath.relpath(path, system.base) if system.base else path
         output.say(
             f"{path}: matches policy.prompt_globs but {system.file} does not name it "
-            f"(fix: git modelver track {rel})"
+            f"(fix: {_track_fix(repo, path, named)})"
         )
     if p.stale:
         output.say(f"stale pipeline ({len(p.stale)} stage(s)), `dvc repro` was not run:")

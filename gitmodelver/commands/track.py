@@ -43,13 +43,13 @@ def _relative(repo: Repo, sys_: system.System, arg: str) -> str:
         rel = full.relative_to(repo.root).as_posix()
     except ValueError:
         raise UsageError(
-            f"{arg} is outside the repository {repo.root}", fix="git modelver track PATH"
+            f"{arg} is outside the repository {repo.root}: copy it into the repository, then track the copy"
         ) from None
     problem = filerefs.outside(sys_.base, posixpath.relpath(rel, sys_.base or "."))
     if problem is not None:
-        raise UsageError(f"{arg} {problem}", fix=f"git modelver track {posixpath.relpath(rel, sys_.base)}")
+        raise UsageError(f"{arg} {problem}: track a file of the repository")
     if not full.exists():
-        raise UsageError(f"{arg}: no such file", fix=f"ls {posixpath.dirname(arg) or '.'}")
+        raise UsageError(f"{arg}: no such file; create it first, or check the path")
     return rel
 
 

@@ -12,10 +12,6 @@ from typing import Any
 from gitmodelver.core import dvcfiles, manifest, pipeline
 from gitmodelver.core.filerefs import FileRef, Tree, follow, iter_file_refs, join
 
-# Not a command: `status` (which does not know whether HEAD holds the file) still prints it as a fix;
-# commands that can tell use ``missing_help``.
-MISSING_FIX = "fix the path or add the file (`dvc add` for weights)"
-
 
 @dataclass(frozen=True)
 class Pin:
@@ -124,7 +120,7 @@ def locked_text(m: manifest.Manifest, pins: Iterable[Pin], version: str | None =
 
 
 def missing_message(file: str, pin: Pin) -> str:
-    """One line for a reference to nothing; its fix is ``MISSING_FIX``."""
+    """One line for a reference to nothing (``missing_help`` adds what to do)."""
     if pin.why:
         return f"{file}: {pin.ref.dotted} names {pin.repo_path}: {pin.why}"
     return f"{file}: {pin.ref.dotted} names {pin.repo_path}, which does not exist"

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gitmodelver import advice
 from gitmodelver.deploy import gates
 from gitmodelver.deploy.ledger import Event
 from gitmodelver.errors import UsageError
@@ -57,8 +58,8 @@ def deploy(
     state = _state(prev)
     if state.get("state") == "rolling":
         raise UsageError(
-            f"a rollout of {state['candidate']} is in progress",
-            fix=f"finish it, or `git modelver rollout abort --env {env}` first",
+            f"a rollout of {state['candidate']} is in progress in {env}: finish it, or abort it first",
+            fix=advice.modelver("rollout", "abort", "--env", env),
         )
     previous = state.get("stable")
     state.update(traffic={version.tag: 100}, stable=version.tag, candidate=None, state="stable")
@@ -75,7 +76,7 @@ def _steps(steps: Sequence[float] | None, version: VersionRef, env: str) -> list
         where = "--steps" if steps else f"[rollout] steps of {version.tag}"
         raise UsageError(
             f"{where} {chosen}: each step must be above the one before, within (0, 100]",
-            fix=f"git modelver rollout start {version.tag} --env {env} --steps 5,25,50,100",
+            fix=advice.modelver("rollout", "start", version.tag, "--env", env, "--steps", "5,25,50,100"),
         )
     if chosen[-1] != 100:
         chosen.append(100)
@@ -101,12 +102,11 @@ def start(
     stable = state.get("stable")
     if not stable:
         raise UsageError(
-            f"nothing serves in {env} to roll out against", fix=f"git modelver deploy VERSION --env {env}"
+            f"nothing serves in {env} to roll out against: deploy {version.tag} there instead",
+            fix=advice.modelver("deploy", version.tag, "--env", env),
         )
     if stable == version.tag:
-        raise UsageError(
-            f"{version.tag} is already the stable version in {env}", fix="roll out a newer version"
-        )
+        raise UsageError(f"{version.tag} is already the stable version in {env}: roll out a later version")
     chosen = _steps(steps, version, env)
     # A new candidate (or the same one again) always starts its analysis from the first step.
     state.update(
@@ -135,10 +135,7 @@ def rules_of(version: VersionRef) -> list[gates.MetricRule]:
 def require_rolling(prev: Event | None, *, env: str = "ENV") -> dict[str, Any]:
     state = _state(prev)
     if state.get("state") != "rolling":
-        raise UsageError(
-            f"no rollout is in progress in {env}",
-            fix=f"start one: `git modelver rollout start VERSION --env {env}`",
-        )
+        raise UsageError(f"no rollout is in progress in {env}: `git modelver rollout start` begins one")
     return state
 
 
@@ -150,7 +147,7 @@ def step(
     if state["candidate"] != candidate.tag:
         raise UsageError(
             f"the rollout in {env} is of {state['candidate']}, not {candidate.tag}",
-            fix=f"git modelver rollout status --env {env}",
+            fix=advice.modelver("rollout", "status", "--env", env),
         )
     rollout = dict(state["rollout"])
     stable = state["stable"]
@@ -219,10 +216,7 @@ def rollback_target(prev: Event | None, *, env: str = "ENV") -> str:
         return str(state["stable"])
     target = state.get("previous_stable")
     if not target:
-        raise UsageError(
-            f"{env} has no earlier stable version to go back to",
-            fix=f"name one: git modelver rollback --env {env} --to VERSION",
-        )
+        raise UsageError(f"{env} has no earlier stable version to go back to: name one with --to")
     return str(target)
 
 
@@ -232,7 +226,8 @@ def rollback(
     state = _state(prev)
     if not state.get("stable"):
         raise UsageError(
-            f"nothing has been deployed in {env}", fix=f"git modelver deploy VERSION --env {env}"
+            f"nothing has been deployed in {env}: deploy {target.tag} instead of rolling back to it",
+            fix=advice.modelver("deploy", target.tag, "--env", env),
         )
     current = state["stable"]
     state.update(traffic={target.tag: 100}, stable=target.tag, candidate=None, state="stable")

@@ -23,6 +23,7 @@ from typing import Any
 
 import pygit2
 
+from gitmodelver import advice
 from gitmodelver.deploy import ledger_rules as rules
 from gitmodelver.deploy.ledger_sound import Sound, file_at, last_sound, load_sound, sound_at, store_sound
 from gitmodelver.errors import BrokenLedger, Conflict, UsageError
@@ -33,6 +34,7 @@ from gitmodelver.gitstore.tree import blob_data
 REF = "refs/heads/modelver/ledger"
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 RETRY_SECONDS = 30.0
+_LOCK = re.compile(r"Unable to create '([^']+\.lock)': File exists")
 
 
 def check_env(env: str) -> str:
@@ -70,7 +72,7 @@ def parse_when(text: str) -> str:
                 moment = moment.replace(tzinfo=dt.UTC)
     except (ValueError, OverflowError, OSError) as exc:
         raise UsageError(
-            f"'{text}' is not a time", fix="use ISO 8601 (2026-11-27T09:30:00Z), @unixtime or now"
+            f"'{text}' is not a time: use ISO 8601 (2026-11-27T09:30:00Z), @unixtime or now"
         ) from exc
     return format_time(moment)
 
@@ -237,14 +239,12 @@ class Ledger:
             if failure is None:
                 return Event(event)
             if self.tip() == tip:  # nobody else moved the ref: this is not a race, retrying will not help
-                raise Conflict(
-                    f"recording the {env} event failed: {failure}",
-                    fix="if no other git command is running, remove the stale .lock file git names",
-                )
+                raise _failed(env, failure)
             attempt += 1
             if time.monotonic() > deadline:
                 raise Conflict(
-                    f"the ledger kept moving; event for {env} not recorded", fix="retry the command"
+                    f"the ledger kept moving for {RETRY_SECONDS:g}s; the event for {env} was not recorded: "
+                    "run the command again"
                 )
             time.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))
 
@@ -276,6 +276,21 @@ class Ledger:
             return first_error_line(result.err)
         self._remember(env, Sound(str(blob), len(data), added.tail))
         return None
+
+
+def _failed(env: str, failure: str) -> Conflict:
+    """Moving the ref failed with nobody else moving it: most often a lock file a crashed git left."""
+    lock = _LOCK.search(failure)
+    if lock is None:
+        return Conflict(
+            f"recording the {env} event failed: {failure}; if git names a .lock file and no other git "
+            "command is running, remove it"
+        )
+    return Conflict(
+        f"recording the {env} event failed: {failure}; if no other git command is running, that is a "
+        "stale .lock file",
+        fix=advice.command("rm", lock.group(1)),
+    )
 
 
 def _remote_of(ref: str) -> str | None:

@@ -104,9 +104,7 @@ class Router:
             self.refresh()
         bounds, tags = self._table
         if not tags:
-            raise UsageError(
-                f"nothing serves in {self.env}", fix=f"git modelver deploy VERSION --env {self.env}"
-            )
+            raise UsageError(f"nothing serves in {self.env}: `git modelver deploy` a version there first")
         tag = tags[bisect.bisect_right(bounds, bucket(key))]
         version = self._versions.get(tag)
         return version if version is not None else self._load(tag)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import pygit2
 
+from gitmodelver import advice
 from gitmodelver.gitstore.repo import Repo
 from gitmodelver.gitstore.versions import Release
 from gitmodelver.guards import ledger_guard, tagcheck
@@ -40,8 +41,9 @@ def _exists(repo: Repo, oid: str) -> bool:
 
 
 def tag_rule(
-    repo: Repo, update: RefUpdate, pending: Sequence[Release], force_signed: bool
+    repo: Repo, update: RefUpdate, pending: Sequence[Release], force_signed: bool, remote: str | None = None
 ) -> list[Rejection]:
+    """``remote``: where a push goes (known on a client), so a fix can fetch from it."""
     parsed = tagcheck.version_tag(update.ref)
     if parsed is not None and parsed[1].build:
         if update.deleted:
@@ -52,28 +54,31 @@ def tag_rule(
                 update.short,
                 "a version tag with build metadata is refused: one version, one tag "
                 f"({name}@v{str(version).split('+')[0]} is that version)",
-                fix=f"git tag -d {update.short}",
+                fix=advice.command("git", "tag", "-d", update.short),
             )
         ]
     if update.deleted:
         return [
             Rejection(
                 update.short,
-                "deleting a version tag is refused: versions are permanent",
-                fix="release a new version that supersedes it (`git modelver release`)",
+                "deleting a version tag is refused: versions are permanent; release a new version that "
+                "supersedes it instead",
             )
         ]
     if not update.created:
-        return [
-            Rejection(
-                update.short,
-                f"moving a version tag is refused ({update.old[:12]} -> {update.new[:12]})",
-                fix=f"git fetch --force REMOTE tag {update.short}, then release a new version",
-            )
-        ]
+        return [_moved(update, remote)]
     return tagcheck.check_new_version(
         repo, update.short, update.new, pending=pending, force_signed=force_signed
     )
+
+
+def _moved(update: RefUpdate, remote: str | None) -> Rejection:
+    moved = f"moving a version tag is refused ({update.old[:12]} -> {update.new[:12]})"
+    change = "release a new version for the change"
+    if remote is None:  # on the server: which remote the pusher calls it is unknown here
+        return Rejection(update.short, f"{moved}: fetch this remote's tag back with --force, and {change}")
+    fetch = advice.command("git", "fetch", "--force", remote, "tag", update.short)
+    return Rejection(update.short, f"{moved}: take back the tag the remote has, and {change}", fix=fetch)
 
 
 def ledger_rule(repo: Repo, update: RefUpdate, updates: Sequence[RefUpdate] = ()) -> list[Rejection]:
@@ -81,9 +86,9 @@ def ledger_rule(repo: Repo, update: RefUpdate, updates: Sequence[RefUpdate] = ()
 
     ``updates``: the whole push, whose new version tags count as existing for the events naming them.
     """
-    fix = "fetch the remote's modelver/ledger and append your events on top of it"
+    instead = "; fetch the remote's modelver/ledger and record your events again on top of it"
     if update.deleted:
-        return [Rejection(update.short, "deleting the deployment ledger is refused", fix=fix)]
+        return [Rejection(update.short, "deleting the deployment ledger is refused" + instead)]
     if not update.created and not _exists(repo, update.old):
         return []  # on a client, a remote state never fetched: nothing to compare with, the server judges
     if not update.created and not repo.is_ancestor(pygit2.Oid(hex=update.old), pygit2.Oid(hex=update.new)):
@@ -91,8 +96,7 @@ def ledger_rule(repo: Repo, update: RefUpdate, updates: Sequence[RefUpdate] = ()
             Rejection(
                 update.short,
                 f"non-fast-forward update refused ({update.old[:12]} -> {update.new[:12]}): "
-                "the ledger is append-only",
-                fix=fix,
+                "the ledger is append-only" + instead,
             )
         ]
     tags = {u.ref: u.new for u in updates if u.ref.startswith(tagcheck.TAGS) and not u.deleted}
@@ -101,8 +105,10 @@ def ledger_rule(repo: Repo, update: RefUpdate, updates: Sequence[RefUpdate] = ()
     return [Rejection(update.short, f.message, fix=f.fix) for f in found]
 
 
-def check_updates(repo: Repo, updates: Sequence[RefUpdate], *, force_signed: bool = False) -> list[Rejection]:
-    """Every rejection for a push; a push lands only when this is empty."""
+def check_updates(
+    repo: Repo, updates: Sequence[RefUpdate], *, force_signed: bool = False, remote: str | None = None
+) -> list[Rejection]:
+    """Every rejection for a push; a push lands only when this is empty. ``remote``: see ``tag_rule``."""
     new_tags = [u for u in updates if u.created and tagcheck.version_tag(u.ref) is not None]
     # Tags created by this same push count as earlier versions for each other's level check.
     pending = [
@@ -113,7 +119,7 @@ def check_updates(repo: Repo, updates: Sequence[RefUpdate], *, force_signed: boo
     problems: list[Rejection] = []
     for update in updates:
         if tagcheck.version_tag(update.ref) is not None:
-            problems.extend(tag_rule(repo, update, pending, force_signed))
+            problems.extend(tag_rule(repo, update, pending, force_signed, remote))
         elif update.ref == LEDGER_REF:
             problems.extend(ledger_rule(repo, update, updates))
     return problems
@@ -136,4 +142,4 @@ def pre_push(repo: Repo, stdin: str | None, remote: str | None) -> list[Rejectio
         updates = tagcheck.unpushed_tags(repo, remote)
     else:
         updates = tagcheck.tags_at_head(repo)
-    return check_updates(repo, updates)
+    return check_updates(repo, updates, remote=remote)

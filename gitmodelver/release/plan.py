@@ -8,6 +8,7 @@ from typing import Any
 
 import pygit2
 
+from gitmodelver import advice
 from gitmodelver.core import manifest, pipeline
 from gitmodelver.core.diff import Change, bump_level, diff, policy_overrides
 from gitmodelver.core.pipeline import Stale
@@ -15,7 +16,8 @@ from gitmodelver.core.semver import InvalidVersion, Version, level_rank
 from gitmodelver.errors import UsageError
 from gitmodelver.gitstore import versions
 from gitmodelver.gitstore.repo import Repo
-from gitmodelver.gitstore.system import Snapshot, System, worktree_snapshot
+from gitmodelver.gitstore.system import Snapshot, System, in_tree, worktree_snapshot
+from gitmodelver.gitstore.tree import CommitTree
 from gitmodelver.gitstore.versions import Release
 
 DEFAULT_INITIAL = Version(1, 0, 0)
@@ -23,10 +25,14 @@ DEFAULT_INITIAL = Version(1, 0, 0)
 
 @dataclass(frozen=True)
 class Obstacle:
-    """Something in the repository that stands in a release's way, and the command that removes it."""
+    """Something in the repository that stands in a release's way, and the command that removes it (when
+    one command can)."""
 
     message: str
-    fix: str
+    fix: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.message} (fix: {self.fix})" if self.fix else self.message
 
 
 @dataclass(frozen=True)
@@ -55,8 +61,21 @@ def released_data(repo: Repo, release: Release, system: System) -> dict[str, Any
     tree = repo.commit_tree(repo.commit(release.commit), release.tag)
     m = manifest.load_tree(tree, system.file, trusted=True)
     if m is None:
-        raise UsageError(f"{release.tag} has no {system.file}", fix="pass --system for the right folder")
+        raise _no_manifest(repo, release, system, tree)
     return m.data
+
+
+def _no_manifest(repo: Repo, release: Release, system: System, tree: CommitTree) -> UsageError:
+    found = in_tree(repo, tree, system.name)
+    if found is None:
+        return UsageError(
+            f"{release.tag} has no {system.file}, nor any manifest of {system.name}: "
+            f"`git modelver verify {release.tag}` says what is wrong with it"
+        )
+    return UsageError(
+        f"{release.tag} has no {system.file}: that release keeps it at {found[0].file}, and changes are not "
+        "compared across a moved manifest; move the system back to where that release has it to compare"
+    )
 
 
 def _next_pre(releases: list[Release], core: Version, label: str) -> int:
@@ -73,8 +92,8 @@ def _raise_to(required: str | None, asked: str | None) -> str | None:
         return required
     if required is not None and level_rank(asked) < level_rank(required):
         raise UsageError(
-            f"--level {asked} is lower than the {required} the changes demand",
-            fix=f"drop --level or use --level {required}",
+            f"--level {asked} is lower than the {required} the changes demand: use --level {required}, or "
+            "drop --level"
         )
     return asked
 
@@ -150,9 +169,8 @@ def _check_label(pre: str) -> None:
         DEFAULT_INITIAL.with_pre(pre, 1)
     except (ValueError, InvalidVersion) as exc:
         raise UsageError(
-            f"--pre {pre!r} is not a pre-release label: one word of letters, digits and '-' that is not a "
-            "number (the number is counted for you: rc -> rc.1, rc.2, …)",
-            fix="use a label such as --pre rc",
+            f"--pre {pre!r} is not a pre-release label: use one word of letters, digits and '-' that is not "
+            "a number, such as --pre rc (the number is counted for you: rc -> rc.1, rc.2, …)"
         ) from exc
 
 
@@ -163,10 +181,10 @@ def _check_ascending(plan: Plan, nxt: Version, pre: str | None) -> None:
     if nxt > last.version:
         return
     label = last.version.pre[0] if last.version.pre else None
-    fix = f"use --pre {label} (or a label that sorts after it), or drop --pre" if label else "drop --pre"
+    instead = f"use --pre {label} (or a label that sorts after it), or drop --pre" if label else "drop --pre"
     raise UsageError(
-        f"--pre {pre} would make {plan.system.name}@v{nxt}, which comes before the last release {last.tag}",
-        fix=fix,
+        f"--pre {pre} would make {plan.system.name}@v{nxt}, which comes before the last release {last.tag}: "
+        + instead
     )
 
 
@@ -176,7 +194,7 @@ def _check_ascending(plan: Plan, nxt: Version, pre: str | None) -> None:
 def _obstacles(repo: Repo, plan: Plan) -> Plan:
     taken = _taken(repo, plan) if plan.next is not None else None
     unsynced = _unsynced(repo, plan) if plan.next is None else None
-    notes = [f"{o.message} (fix: {o.fix})" for o in (taken, unsynced) if o is not None]
+    notes = [str(o) for o in (taken, unsynced) if o is not None]
     if plan.next is not None and taken is None and _existing(plan) is not None:
         notes.append(f"{plan.tag} exists from an interrupted release: `git modelver release` completes it")
     return replace(plan, taken=taken, unsynced=unsynced, notes=[*plan.notes, *notes])
@@ -206,11 +224,16 @@ def _taken(repo: Repo, plan: Plan) -> Obstacle | None:
         return None
     branches = _branches_with(repo, commit)
     where = f"on {', '.join(branches[:3])}" if branches else "on no branch"
-    return Obstacle(
+    taken = (
         f"tag {existing.tag} already exists on commit {str(commit.id)[:12]} ({where}), which is not in "
-        f"HEAD's history, so {existing.tag} cannot be released here",
-        fix=f"if that release was abandoned, delete its tag: `git tag -d {existing.tag}`; "
-        "if it is on a branch you keep, merge that branch",
+        f"HEAD's history, so {existing.tag} cannot be released here"
+    )
+    delete = advice.command("git", "tag", "-d", existing.tag)
+    if not branches:  # a release no branch kept: abandoned
+        return Obstacle(f"{taken}; no branch holds that commit: an abandoned release", fix=delete)
+    return Obstacle(
+        f"{taken}: merge {branches[0]} to build on that release, or, if it was abandoned, delete its tag "
+        f"({delete})"
     )
 
 
@@ -234,7 +257,7 @@ def _unsynced(repo: Repo, plan: Plan) -> Obstacle | None:
     return Obstacle(
         f"{file} differs from {last.tag} only in pins and system.version, which that release already "
         "wrote (it was interrupted before updating the file)",
-        fix=f"git checkout HEAD -- {file}",
+        fix=advice.command("git", "checkout", "HEAD", "--", file),
     )
 
 
