@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gitmodelver.audit.lineage_graph import Edge, Graph, Node, file_id
-from gitmodelver.core import digest, dvcfiles, pins
+from gitmodelver.core import digest, dvcfiles, pins, pipeline
 from gitmodelver.core.dvcfiles import DvcOut
 from gitmodelver.core.filerefs import NON_COMPONENTS, FileRef, Tree, iter_file_refs, join, ref_kind
 from gitmodelver.core.manifest import Manifest
@@ -301,10 +301,11 @@ class _Builder:
             hash=digest.sha256_digest(values),
             attrs={"values": _plain(values)},
         )
-        current = _params_file(self.tree, path)
+        current = pipeline.read_params(self.tree, path)
         if current is not None:
             for key, value in values.items():
-                now = _lookup(current, str(key))
+                now = pipeline.lookup(current, str(key))
+                now = None if now is pipeline.MISSING else now
                 if now != value:
                     node.problems.append(f"{key} = {value!r} when {stage.label} ran, {path} now says {now!r}")
         self.graph.edge(node.id, stage.id, "params")
@@ -364,38 +365,6 @@ def _config_values(table: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[str(key)] = value
     return out
-
-
-def _params_file(tree: Tree, path: str) -> Mapping[str, Any] | None:
-    raw = tree.read(path)
-    if raw is None:
-        return None
-    try:
-        if path.endswith(".toml"):
-            import tomllib
-
-            return tomllib.loads(raw.decode("utf-8"))
-        if path.endswith(".json"):
-            import json
-
-            doc = json.loads(raw)
-        else:
-            doc = dvcfiles.parse_yaml(raw, numbers_as_text=False)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return doc if isinstance(doc, Mapping) else None
-
-
-def _lookup(doc: Mapping[str, Any], dotted: str) -> Any:
-    """A DVC param key (``train.lr``) in a params file; a key with dots of its own is tried whole first."""
-    if dotted in doc:
-        return doc[dotted]
-    value: Any = doc
-    for part in dotted.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return None
-        value = value[part]
-    return value
 
 
 def build(
