@@ -28,23 +28,49 @@ class Demo:
         self.keys = root / "keys"
         self.remote = root / "dvc-remote"
         self.started = time.monotonic()
+        self.section = self.started  # when the current section began
         self.moment = ""
         self.env = {**os.environ, "DVC_NO_ANALYTICS": "1", "GIT_TERMINAL_PROMPT": "0"}
 
     def step(self, title: str) -> None:
-        print(f"\n== {title} ({time.monotonic() - self.started:.1f}s)")
+        self.close()
+        print(f"\n== {title}")
 
-    def run(self, *args: str, show: bool = True, ok: tuple[int, ...] = (0,), quiet: bool = False) -> str:
-        """Run a command in the demo repository as a user would, printing it and what it said."""
+    def close(self) -> None:
+        """End a section with how long it took (not the time since the start)."""
+        now = time.monotonic()
+        if now - self.section > 0.05 and now != self.started:
+            print(f"   ({now - self.section:.1f}s)")
+        self.section = now
+
+    def run(
+        self,
+        *args: str,
+        show: bool = True,
+        ok: tuple[int, ...] = (0,),
+        quiet: bool = False,
+        only: str | None = None,
+    ) -> str:
+        """Run a command in the demo repository as a user would, printing it and what it said (stdout and
+        stderr interleaved as the command wrote them; ``only``: just the lines containing that text)."""
         names = {"<modelver>": "git modelver", sys.executable: "python"}
         shown = " ".join(names.get(a, a.replace(sys.executable, "python")) for a in args)
         argv = [sys.executable, "-m", "gitmodelver", *args[1:]] if args[0] == "<modelver>" else list(args)
         if show:
             print(f"$ {shown}")
-        proc = subprocess.run(argv, cwd=self.repo, env=self.env, capture_output=True, text=True, check=False)
-        text = (proc.stdout + proc.stderr).rstrip()
-        if show and text and not quiet:
-            print("\n".join(f"  {line}" for line in text.splitlines()))
+        proc = subprocess.run(
+            argv,
+            cwd=self.repo,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            check=False,
+        )
+        text = proc.stdout.rstrip()
+        lines = [line for line in text.splitlines() if only is None or only in line]
+        if show and lines and not quiet:
+            print("\n".join(f"  {line}" for line in lines))
         sys.stdout.flush()
         if proc.returncode not in ok:
             raise CheckFailed(
@@ -117,9 +143,14 @@ def setup(d: Demo) -> None:
 def lifecycle(d: Demo) -> None:
     d.step("native git hooks: unpinned prompt edits and raw weights cannot be committed")
     d.modelver("install-hooks")
+    d.write("models/extra.safetensors", os.urandom(4096))
+    d.run("git", "add", "models/extra.safetensors", show=False)
+    d.run("git", "commit", "-q", "-m", "Add more weights", ok=(1,))
+    d.run("git", "rm", "-q", "--cached", "models/extra.safetensors", show=False)
+    (d.repo / "models" / "extra.safetensors").unlink()
     d.step("release v1.0.0, signed with a throwaway SSH key")
     d.modelver("release", "-m", "first release")
-    d.run("git", "tag", "-v", "support-bot@v1.0.0", quiet=True)
+    d.run("git", "tag", "-v", "support-bot@v1.0.0", only="signature")  # git's own check of the signature
 
     d.step("a prompt edit: status computes the bump from the manifest diff")
     d.edit(
@@ -245,6 +276,7 @@ def run(target: str) -> int:
     deployments(d)
     regression(d)
     audit(d)
+    d.close()
     print(f"\ndone in {time.monotonic() - d.started:.1f}s")
     print(f"  repository:  {d.repo}")
     print(f"  DVC remote:  {d.remote}")
