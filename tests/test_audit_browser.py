@@ -6,8 +6,10 @@ Skips, saying why, only where no browser is installed (`.ci/run` installs Debian
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -131,3 +133,71 @@ def test_timeline_and_lineage_render_offline_without_errors(
     pdf = page.pdf(format="A4", landscape=True)
     assert pdf.startswith(b"%PDF") and len(pdf) > 20_000
     assert problems == []
+
+
+HASH = re.compile(r"(?:sha256:)?[0-9a-f]{64}")
+
+
+def test_layout_fits_the_window_at_1300_and_800_px(
+    browser_page: Any, report: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    page = browser_page
+    html, data = report
+    for width in (1300, 800):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(html.as_uri(), wait_until="load")
+        shot = artifacts(tmp_path) / f"audit-report-{width}px.png"
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"\nscreenshot of the HTML audit report at {width} px: {shot}")
+        scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert scroll <= inner, f"the page scrolls sideways at {width} px: {scroll} > {inner}"
+
+        # no two axis labels of the timeline overlap, as Chromium draws them
+        axis = page.eval_on_selector_all(
+            "svg.timeline text.axis",
+            "els => els.map(e => { const b = e.getBBox(); return [b.x, b.x + b.width, e.textContent]; })",
+        )
+        assert len(axis) >= 2 and axis[0][2].startswith(data["period"]["since"][:10])
+        for (_, right, before), (left, _, after) in itertools.pairwise(axis):
+            assert right <= left, f"axis labels {before!r} and {after!r} overlap"
+
+
+def test_hashes_are_short_in_tables_but_whole_on_hover_and_copy(
+    browser_page: Any, report: tuple[Path, dict[str, Any]]
+) -> None:
+    page = browser_page
+    html, data = report
+    page.goto(html.as_uri(), wait_until="load")
+    full = [
+        c["new"]
+        for v in data["versions"]
+        for c in (v["change"] or {}).get("changes", [])
+        if isinstance(c["new"], str) and HASH.fullmatch(c["new"])
+    ]
+    assert full, "the fixture's 'Change from' tables should hold full sha256 values"
+    cell = page.locator(f'td code.hash[data-full="{full[0]}"]').first
+    assert cell.get_attribute("title") == full[0]
+    shown = page.evaluate("e => getComputedStyle(e, '::before').content", cell.element_handle())
+    assert shown == json.dumps(full[0][: full[0].find(":") + 13] + "…", ensure_ascii=False)
+    box = cell.bounding_box()
+    assert box is not None and box["width"] < 200  # drawn short: a full sha256 takes ~500 px
+    # Selecting the cell and copying yields the full value only (what the selection serialises to).
+    copied = page.evaluate(
+        "e => { const s = getSelection(); s.selectAllChildren(e.closest('td')); return s.toString(); }",
+        cell.element_handle(),
+    )
+    assert copied.split()[-1] == full[0] and "…" not in copied, copied
+
+
+def test_manifest_is_shown_as_the_toml_released(
+    browser_page: Any, report: tuple[Path, dict[str, Any]]
+) -> None:
+    page = browser_page
+    html, data = report
+    page.goto(html.as_uri(), wait_until="load")
+    shown = page.locator("pre.manifest").all_inner_texts()
+    released = [v["manifest_text"] for v in data["versions"] if v["manifest_text"]]
+    assert shown and len(shown) == len(released)
+    assert shown[0].strip() == released[0].strip()
+    assert all("[system]" in text and '{"system"' not in text for text in shown)
+    assert '{"system"' not in html.read_text()

@@ -201,7 +201,14 @@ class Auditor:
         commit = self.repo.git.get(release.commit)
         m = self.manifest_at(commit.peel(pygit2.Commit), release.tag) if commit is not None else None
         if commit is None or m is None:
-            return {"components": {}, "pins": [], "change": None, "evaluation": None, "lineage": None}
+            return {
+                "manifest_text": None,
+                "components": {},
+                "pins": [],
+                "change": None,
+                "evaluation": None,
+                "lineage": None,
+            }
         tree = CommitTree(self.repo.git, commit.peel(pygit2.Commit), release.tag)
         graph = lineage.build(
             tree,
@@ -212,6 +219,7 @@ class Auditor:
             commit=release.commit,
         )
         return {
+            "manifest_text": m.text,  # as released: the TOML the user wrote, comments and all
             "components": _plain({k: v for k, v in m.data.items() if k not in NON_COMPONENTS}),
             "pins": [
                 {"ref": r.dotted, "kind": r.kind, "target": r.target, "field": r.pin_field, "pin": r.pin}
@@ -292,6 +300,7 @@ def _missing(tag: str, name: str, served: dict[str, Any]) -> dict[str, Any]:
         "signature": signature.UNSIGNED.as_json(),
         "verification": {"ok": False, "checks": [check]},
         "served": served,
+        "manifest_text": None,
         "components": {},
         "pins": [],
         "change": None,

@@ -7,6 +7,7 @@ a promise: the timeline and every lineage graph are inline SVG drawn here.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from typing import Any
@@ -28,6 +29,10 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 PALETTE = ("#2563eb", "#16a34a", "#d97706", "#9333ea", "#0891b2", "#db2777", "#65a30d", "#475569")
 EVENT_COLOURS = {"deploy": "#2563eb", "promote": "#16a34a", "rollback": "#dc2626", "abort": "#dc2626"}
 WIDTH, LABEL_W, ROW_H, ROW_GAP, TOP, BOTTOM = 1000, 210, 26, 6, 34, 26
+AXIS_FONT, AXIS_GAP = 11, 10  # px: the axis labels' size (svg .meta) and the least space between two
+# A digest, commit or tag object id: shown as its first 12 hex digits, the whole of it on hover and on copy.
+HASH = re.compile(r"\b((?:sha256|sha1|md5):)?([0-9a-f]{32,})\b")
+SHORT_HEX = 12
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #0f172a; margin: 24px auto;
@@ -42,6 +47,12 @@ code { font: 12px/1.4 ui-monospace, Menlo, Consolas, monospace; word-break: brea
 .verdict { font-weight: 600; padding: 6px 10px; border-radius: 4px; display: inline-block; }
 .pass { background: #dcfce7; color: #14532d; } .fail { background: #fee2e2; color: #7f1d1d; }
 .bad { color: #b91c1c; font-weight: 600; } .good { color: #15803d; }
+.wide { overflow-x: auto; max-width: 100%; }
+code.hash { word-break: normal; white-space: nowrap; }
+code.hash::before { content: attr(data-short); }
+.full { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%);
+        white-space: nowrap; }
+td { position: relative; }
 .scroll { overflow-x: auto; border: 1px solid #e2e8f0; border-radius: 4px; padding: 4px; }
 svg text { font: 12px system-ui, sans-serif; fill: #0f172a; } svg .meta { font-size: 11px; fill: #475569; }
 svg .failed text.row-label { fill: #b91c1c; font-weight: 600; }
@@ -50,7 +61,7 @@ pre { background: #f8fafc; border: 1px solid #e2e8f0; padding: 8px; overflow-x: 
 @media print {
   body { margin: 0; max-width: none; font-size: 11px; }
   .version { break-before: page; } table, svg { break-inside: avoid; }
-  .scroll { overflow: visible; border: none; } svg { max-width: 100%; height: auto; }
+  .scroll, .wide { overflow: visible; border: none; } svg { max-width: 100%; height: auto; }
 }
 """
 
@@ -62,7 +73,18 @@ def _cell(value: Any) -> str:
         return f"{value:g}"
     if not isinstance(value, str):
         value = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return escape(value)
+    return HASH.sub(_hash, escape(value))
+
+
+def _hash(match: re.Match[str]) -> str:
+    """The full value is the element's text, so a copy takes all of it; the short form is drawn by CSS
+    (generated content, which Chromium neither selects nor copies) and the full one hidden from view."""
+    full = match.group(0)
+    short = f"{match.group(1) or ''}{match.group(2)[:SHORT_HEX]}…"
+    return (
+        f'<code class="hash" title="{full}" data-full="{full}" data-short="{short}">'
+        f'<span class="full">{full}</span></code>'
+    )
 
 
 def table(head: Sequence[str], rows: Iterable[Sequence[Any]], cls: str = "") -> str:
@@ -75,7 +97,8 @@ def table(head: Sequence[str], rows: Iterable[Sequence[Any]], cls: str = "") -> 
         out.append(
             "<tr>" + "".join(f"<td>{v if isinstance(v, Raw) else _cell(v)}</td>" for v in row) + "</tr>"
         )
-    return "".join(out) + "</tbody></table>"
+    # A wide table scrolls inside its own box: the page itself never scrolls sideways.
+    return '<div class="wide">' + "".join(out) + "</tbody></table></div>"
 
 
 class Raw(str):
@@ -136,18 +159,50 @@ def timeline_svg(report: Mapping[str, Any]) -> str:
             )
         parts.append("</g>")
     start = timeline.parse(since)
+    ticks = []
     for fraction in (0, 0.25, 0.5, 0.75, 1):
-        tx = LABEL_W + plot * fraction
-        anchor = "start" if fraction == 0 else "end" if fraction == 1 else "middle"
         moment = start + (timeline.parse(until) - start) * fraction
         # The date once, at the start (and wherever it changes): full stamps on every tick overlap.
         pattern = "%H:%M:%S.%f" if fraction and moment.date() == start.date() else "%Y-%m-%d %H:%M:%S.%f"
-        shown = moment.strftime(pattern)[: -3 if total < 120 else -7]  # ms for short periods
+        ticks.append((LABEL_W + plot * fraction, moment.strftime(pattern)[: -3 if total < 120 else -7] + "Z"))
+    for tx, shown, anchor in axis_labels(ticks):
         parts.append(
-            f'<text class="meta" x="{tx:.1f}" y="{height - 8}" text-anchor="{anchor}">{shown}Z</text>'
+            f'<text class="meta axis" x="{tx:.1f}" y="{height - 8}" text-anchor="{anchor}">{shown}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def text_width(text: str, size: float = AXIS_FONT) -> float:
+    """A generous guess at the drawn width (DejaVu Sans, the widest common sans, sets digits at 0.64 em)."""
+    return size * sum(0.64 if c.isdigit() else 0.36 if c in ".:,- " else 0.75 for c in text)
+
+
+def axis_labels(ticks: Sequence[tuple[float, str]]) -> list[tuple[float, str, str]]:
+    """(x, text, anchor) for the labels that fit: one that would overlap the label before it is left out.
+
+    The first label starts at its tick and the last ends at its own, so the axis shows both ends of the
+    period; when the last would overlap, the one before it gives way instead.
+    """
+
+    def extent(i: int, x: float, text: str) -> tuple[float, float, str]:
+        w = text_width(text)
+        if i == 0:
+            return x, x + w, "start"
+        if i == len(ticks) - 1:
+            return x - w, x, "end"
+        return x - w / 2, x + w / 2, "middle"
+
+    kept: list[tuple[float, float, float, str, str]] = []  # left, right, x, text, anchor
+    for i, (x, text) in enumerate(ticks):
+        left, right, anchor = extent(i, x, text)
+        if i == len(ticks) - 1:
+            while len(kept) > 1 and left < kept[-1][1] + AXIS_GAP:
+                kept.pop()
+        if kept and left < kept[-1][1] + AXIS_GAP:
+            continue
+        kept.append((left, right, x, text, anchor))
+    return [(x, text, anchor) for _, _, x, text, anchor in kept]
 
 
 def render(report: Mapping[str, Any]) -> str:
@@ -226,10 +281,10 @@ def version_section(v: Mapping[str, Any], index: int) -> str:
         table(
             ("field", "value"),
             (
-                ("commit", Raw(f"<code>{_cell(v['commit'])}</code>")),
-                ("tag object", Raw(f"<code>{_cell(v['tag_object'])}</code>")),
-                ("version digest", Raw(f"<code>{_cell(v['digest'])}</code>")),
-                ("state digest", Raw(f"<code>{_cell(v['state'])}</code>")),
+                ("commit", Raw(_cell(v["commit"]))),
+                ("tag object", Raw(_cell(v["tag_object"]))),
+                ("version digest", Raw(_cell(v["digest"]))),
+                ("state digest", Raw(_cell(v["state"]))),
                 ("released", f"{v['released_at']} by {v['tagger']}"),
                 ("bump", f"{v['bump']} from {v['previous'] or 'nothing (first release)'}"),
                 ("signature", sig["detail"] + (f" ({sig['format']})" if sig.get("format") else "")),
@@ -253,8 +308,8 @@ def version_section(v: Mapping[str, Any], index: int) -> str:
                 ("reference", "kind", "target", "pin"),
                 ((p["ref"], p["kind"], p["target"], f"{p['field']} {p['pin']}") for p in v["pins"]),
             ),
-            f"<pre>{escape(json.dumps(v['components'], indent=2, ensure_ascii=False, sort_keys=True))}</pre>",
         ]
+    parts += _manifest(v)
     parts += (
         _change(v.get("change")) + _evaluation(v.get("evaluation")) + _decisions(v.get("decisions") or [])
     )
@@ -275,6 +330,19 @@ def version_section(v: Mapping[str, Any], index: int) -> str:
             )
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def _manifest(v: Mapping[str, Any]) -> list[str]:
+    """The manifest as released, in the TOML its authors wrote; a report from before `manifest_text`
+    existed has only the parsed components, written back as TOML."""
+    text = v.get("manifest_text")
+    if text is None and v.get("components"):
+        import tomlkit
+
+        text = tomlkit.dumps(v["components"])
+    if text is None:
+        return []
+    return ["<h3>Manifest as released</h3>", f'<pre class="manifest toml">{escape(text)}</pre>']
 
 
 def _change(ch: Mapping[str, Any] | None) -> list[str]:
