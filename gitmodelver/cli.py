@@ -7,9 +7,10 @@ import importlib
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
-from gitmodelver import __version__
-from gitmodelver.errors import ExitCode, ModelverError
+from gitmodelver import __version__, output
+from gitmodelver.errors import BadArguments, ExitCode, ModelverError
 
 LEVEL_CHOICES = ("patch", "minor", "major")
 
@@ -116,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, metavar="N", help="at most N releases")
 
     p = _add(sub, "show", "everything about one version")
-    p.add_argument("version", metavar="VERSION")
+    p.add_argument("version", metavar="VERSION", help="the version to show")
 
     p = _add(sub, "verify", "check signatures, digests, pins and DVC objects of versions")
     p.add_argument(
@@ -130,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deep", action="store_true", help="rehash DVC objects in the cache")
 
     p = _add(sub, "reproduce", "materialize the exact state of a version in DIR, then verify it")
-    p.add_argument("version", metavar="VERSION")
+    p.add_argument("version", metavar="VERSION", help="the version to materialize")
     p.add_argument("--to", required=True, metavar="DIR", help="where to put the worktree")
     p.add_argument("--no-weights", action="store_true", help="do not check out DVC-tracked files")
     p.add_argument("--remote", metavar="NAME", help="the DVC remote to fetch from (default: DVC's default)")
@@ -139,7 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = _add(sub, "push", "push DVC objects, then the branch, the version tags and the ledger")
-    p.add_argument("remote", nargs="?", default="origin", metavar="REMOTE")
+    p.add_argument(
+        "remote", nargs="?", default="origin", metavar="REMOTE", help="the git remote (default: origin)"
+    )
     p.add_argument("--dvc-remote", metavar="NAME", help="the DVC remote to push to (default: DVC's default)")
 
     p = _add(sub, "hook", "run one hook (the entry points of .pre-commit-hooks.yaml and hooks/)")
@@ -155,8 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
             "pre-push",
             "pre-receive",
         ),
+        help="the hook: %(choices)s",
     )
-    p.add_argument("files", nargs="*", metavar="FILE")
+    p.add_argument("files", nargs="*", metavar="FILE", help="the files pre-commit passes to the hook")
 
     p = _add(
         sub,
@@ -167,14 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace hooks that are already there")
 
     p = _add(sub, "deploy", "serve VERSION at 100% in an environment")
-    p.add_argument("version", metavar="VERSION")
-    p.add_argument("--env", required=True, metavar="ENV")
+    p.add_argument("version", metavar="VERSION", help="the version to serve")
+    p.add_argument("--env", required=True, metavar="ENV", help="the environment, e.g. prod")
     p.add_argument("--reason", help="why, for the ledger")
 
     rollout = _add(sub, "rollout", "gradual rollout with automatic rollback")
     actions = rollout.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = actions.add_parser("start", help="start rolling VERSION out in ENV", parents=[COMMON])
-    p.add_argument("version", metavar="VERSION")
+    p.add_argument("version", metavar="VERSION", help="the candidate version")
     p.add_argument(
         "--steps", metavar="P,P,…", help="traffic percentages (default: the version's [rollout] steps)"
     )
@@ -193,19 +197,27 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_parser("abort", help="stop the rollout: the stable version back at 100%%", parents=[COMMON])
     actions.add_parser("status", help="where every rollout stands", parents=[COMMON])
     for p in actions.choices.values():
-        p.add_argument("--env", required=p.prog.split()[-1] != "status", metavar="ENV")
+        status = p.prog.split()[-1] == "status"
+        p.add_argument(
+            "--env",
+            required=not status,
+            metavar="ENV",
+            help="only this environment" if status else "the environment of the rollout",
+        )
         p.add_argument("--reason", help="why, for the ledger")
 
     p = _add(sub, "rollback", "back to the previous stable version (or --to VERSION)")
-    p.add_argument("--env", required=True, metavar="ENV")
-    p.add_argument("--to", metavar="VERSION")
+    p.add_argument("--env", required=True, metavar="ENV", help="the environment to roll back")
+    p.add_argument(
+        "--to", metavar="VERSION", help="the version to go back to (default: the previous stable one)"
+    )
     p.add_argument("--reason", help="why, for the ledger")
 
     _add(sub, "envs", "what every environment serves now")
 
     p = _add(sub, "asof", "what ENV served at WHEN")
     p.add_argument("when", metavar="WHEN", help="ISO 8601 (UTC when no zone is given), @unixtime or now")
-    p.add_argument("--env", required=True, metavar="ENV")
+    p.add_argument("--env", required=True, metavar="ENV", help="the environment")
 
     p = _add(sub, "bisect", "find the first bad version between A and B, then the change that caused it")
     p.add_argument("--good", required=True, metavar="A", help="a version where the command passes")
@@ -222,27 +234,49 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = _add(sub, "lineage", "the dependency DAG of a version: data -> stage -> weights -> version")
-    p.add_argument("version", metavar="VERSION")
-    p.add_argument("--format", choices=("text", "dot", "mermaid", "json"), default="text")
+    p.add_argument("version", metavar="VERSION", help="the version to trace")
+    p.add_argument(
+        "--format",
+        choices=("text", "dot", "mermaid", "json"),
+        default="text",
+        help="output format: %(choices)s (default: %(default)s)",
+    )
 
     p = _add(sub, "audit", "compliance report: what served in ENV when, each version re-verified")
-    p.add_argument("--env", required=True, metavar="ENV")
+    p.add_argument("--env", required=True, metavar="ENV", help="the environment to report on")
     p.add_argument("--since", metavar="WHEN", help="start of the period (ISO 8601 or @unixtime)")
     p.add_argument("--until", metavar="WHEN", help="end of the period (default: now)")
-    p.add_argument("--format", choices=("md", "json", "html"), default="md")
+    p.add_argument(
+        "--format",
+        choices=("md", "json", "html"),
+        default="md",
+        help="report format: %(choices)s (default: %(default)s)",
+    )
     p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE (default: stdout)")
 
     p = _add(sub, "bom", "CycloneDX 1.6 ML-BOM of a version")
-    p.add_argument("version", metavar="VERSION")
+    p.add_argument("version", metavar="VERSION", help="the version to describe")
     p.add_argument("-o", "--output", metavar="FILE", help="write the BOM to FILE (default: stdout)")
 
     p = _add(sub, "demo", "build a sample system in DIR and walk the whole lifecycle")
-    p.add_argument("dir", nargs="?", default="modelver-demo", metavar="DIR")
+    p.add_argument(
+        "dir",
+        nargs="?",
+        default="modelver-demo",
+        metavar="DIR",
+        help="where to build it (default: %(default)s)",
+    )
+
+    p = _add(sub, "help", "the help of git modelver, or of one command")
+    p.add_argument("topic", nargs="*", metavar="COMMAND", help="a command, e.g. `release` or `rollout start`")
+    p = _add(sub, "completion", "print the shell completion script for bash or zsh")
+    p.add_argument("shell", choices=("bash", "zsh"), help="the shell: %(choices)s")
     return parser
 
 
 def run(argv: Sequence[str]) -> int:
     parser = build_parser()
+    _raise_on_bad_arguments(parser)
     args = parser.parse_args(argv)
     for key, value in GLOBAL_DEFAULTS.items():
         if not hasattr(args, key):
@@ -256,24 +290,53 @@ def run(argv: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv
-    try:
-        return run(argv)
-    except ModelverError as exc:
-        if debug:
-            traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
-        return int(exc.code)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 0
-    except Exception as exc:  # the boundary: a bug must still be one line without --debug
-        if debug:
-            traceback.print_exc()
-        print(
-            f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
-            file=sys.stderr,
-        )
-        return int(ExitCode.INTERNAL)
+    options = argv[: argv.index("--")] if "--" in argv else argv  # after `--`: bisect's test command
+    debug, as_json = "--debug" in options, "--json" in options
+    with output.watching_stdout() as stdout:
+        try:
+            code = run(argv)
+            if code == 0 or not as_json or stdout.written:
+                return code
+            failure = _failure("Failed", f"the command failed with exit {code}; stderr says why", code)
+        except ModelverError as exc:
+            if debug:
+                traceback.print_exc()
+            if isinstance(exc, BadArguments):  # argparse's own form; it has printed the usage
+                print(f"{exc.prog}: error: {exc.message}", file=sys.stderr)
+            else:
+                print(f"error: {exc}", file=sys.stderr)
+            failure = exc.as_json()
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            failure = _failure("KeyboardInterrupt", "interrupted", 130)
+        except BrokenPipeError:
+            return 0
+        except Exception as exc:  # the boundary: a bug must still be one line without --debug
+            if debug:
+                traceback.print_exc()
+            message = f"internal error: {type(exc).__name__}: {exc}"
+            print(f"{message} (rerun with --debug for the traceback)", file=sys.stderr)
+            failure = _failure(type(exc).__name__, message, ExitCode.INTERNAL)
+        # One JSON document on stdout: a command that already wrote its own keeps it as the answer.
+        if as_json and not stdout.written:
+            output.emit_json(failure)
+        return int(str(failure["exit"]))
+
+
+def _failure(kind: str, message: str, code: int) -> dict[str, object]:
+    return {"error": message, "exit": int(code), "fix": None, "problems": [], "type": kind}
+
+
+class _RaisingParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        raise BadArguments(self.prog, message)
+
+
+def _raise_on_bad_arguments(parser: argparse.ArgumentParser) -> None:
+    """Bad arguments reach the boundary as an error (one JSON error under --json), not a SystemExit."""
+    parser.__class__ = _RaisingParser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _raise_on_bad_arguments(sub)

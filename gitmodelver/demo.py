@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -11,7 +12,7 @@ import time
 from importlib import resources
 from pathlib import Path
 
-from gitmodelver import advice
+from gitmodelver import advice, output
 from gitmodelver.errors import CheckFailed, UsageError
 
 PROMPTS = {
@@ -260,7 +261,8 @@ def _free(target: str) -> str:
     return next(f"{stem}-{n}" for n in itertools.count(2) if not os.path.lexists(f"{stem}-{n}"))
 
 
-def run(target: str) -> int:
+def run(target: str, *, as_json: bool = False) -> int:
+    """With ``as_json`` the narration goes to stderr and stdout gets one object: where everything is."""
     root = Path(target).resolve()
     if _used(root):
         raise UsageError(
@@ -271,6 +273,14 @@ def run(target: str) -> int:
         if shutil.which(tool) is None:
             raise UsageError(f"the demo needs `{tool}` on PATH: install it")
     d = Demo(root)
+    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+        walk(d)
+    if as_json:
+        output.emit_json(summary(d))
+    return 0
+
+
+def walk(d: Demo) -> None:
     setup(d)
     lifecycle(d)
     deployments(d)
@@ -284,4 +294,16 @@ def run(target: str) -> int:
     print(f"  ledger:      git -C {d.repo} log --oneline modelver/ledger")
     print(f"  audit:       {d.root / 'audit-prod.html'} (open it in a browser)")
     print(f"  try:         git -C {d.repo} modelver log")
-    return 0
+
+
+def summary(d: Demo) -> dict[str, object]:
+    return {
+        "root": str(d.root),
+        "repository": str(d.repo),
+        "dvc_remote": str(d.remote),
+        "signing_key": str(d.keys / "releaser"),
+        "allowed_signers": str(d.keys / "allowed_signers"),
+        "ledger": "modelver/ledger",
+        "audit": str(d.root / "audit-prod.html"),
+        "seconds": round(time.monotonic() - d.started, 1),
+    }

@@ -28,6 +28,16 @@ class ModelverError(Exception):
             return f"{self.message} (fix: {self.fix})"
         return self.message
 
+    def as_json(self) -> dict[str, object]:
+        """The error for ``--json`` (schemas/error.schema.json)."""
+        return {
+            "error": self.message,
+            "exit": int(self.code),
+            "fix": self.fix,
+            "problems": list(getattr(self, "problems", [])),
+            "type": type(self).__name__,
+        }
+
 
 class CheckFailed(ModelverError):
     """A check said no: a hook blocked, a gate failed, verification found a problem."""
@@ -39,6 +49,14 @@ class UsageError(ModelverError):
     """Bad arguments or bad input: the user has to change something."""
 
     code = ExitCode.USAGE
+
+
+class BadArguments(UsageError):
+    """argparse refused the command line; ``prog`` is the (sub)command whose usage applies."""
+
+    def __init__(self, prog: str, message: str) -> None:
+        super().__init__(message)
+        self.prog = prog
 
 
 class NotARepository(UsageError):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
 import sys
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, TextIO, cast
 
 
 def _default(value: Any) -> Any:
@@ -38,3 +40,31 @@ def when(timestamp: int | None, offset_minutes: int = 0) -> str | None:
 @functools.lru_cache(maxsize=64)
 def _zone(offset_minutes: int) -> dt.timezone:
     return dt.timezone(dt.timedelta(minutes=offset_minutes))
+
+
+class Watched:
+    """stdout, noting whether a command wrote anything to it (its JSON, or part of it)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.written = False
+
+    def write(self, text: str) -> int:
+        self.written = self.written or bool(text)
+        return self.stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def watching_stdout() -> Iterator[Watched]:
+    """Under ``--json`` stdout holds one document: the boundary adds an error object only when the command
+    wrote nothing (``verify --json`` prints its report, then fails with exit 1: the report is the answer)."""
+    watched = Watched(sys.stdout)
+    sys.stdout = cast(TextIO, watched)
+    try:
+        yield watched
+    finally:
+        if sys.stdout is watched:
+            sys.stdout = watched.stream

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from gitmodelver.core import dvcfiles, pipeline
 from gitmodelver.core.filerefs import Tree, join
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 PRE_COMMIT_BLOCK = """\
   - repo: local
@@ -209,6 +212,11 @@ def _q(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
+def toml_key(key: str) -> str:
+    """``key`` as TOML writes it: bare keys allow only A-Za-z0-9_-, so ``日本語`` is written ``"日本語"``."""
+    return key if _BARE_KEY.fullmatch(key) else _q(key)
+
+
 def prompt_globs(prompts: dict[str, str]) -> list[str]:
     """One glob per prompts folder and suffix, so the globs match exactly the kinds of files named where
     they are: a ``.gitkeep`` or ``config.yaml`` beside them is no prompt."""
@@ -243,7 +251,7 @@ def _weights(found: Found) -> list[str]:
         # Comments go on the header line: a comment line between two tables belongs to the first one, and
         # the pins lock writes at its end would land below it.
         lines += [
-            f"[weights.{key}]" + (f"   # {weight.note}" if weight.note else ""),
+            f"[weights.{toml_key(key)}]" + (f"   # {weight.note}" if weight.note else ""),
             f"dvc = {_q(weight.dvc)}",
         ]
         lines += [f"trained_on = {_list(weight.trained_on)}"] if weight.trained_on else []
@@ -261,7 +269,11 @@ def _parameters(found: Found) -> list[str]:
         return ["# [parameters]                 # generation parameters, e.g. temperature = 0.2", ""]
     lines = []
     for params in found.params:
-        table = "parameters" if len(found.params) == 1 else f"parameters.{PurePosixPath(params.file).stem}"
+        table = (
+            "parameters"
+            if len(found.params) == 1
+            else f"parameters.{toml_key(PurePosixPath(params.file).stem)}"
+        )
         lines.append(f"[{table}]   # from a DVC params file: a change of these keys is a parameters change")
         lines.append(f"params = {_q(params.file)}")
         if params.keys is not None:
@@ -295,7 +307,7 @@ def manifest_text(name: str, found: Found) -> str:
     ]
     lines += _weights(found)
     for key, path in found.prompts.items():
-        lines += [f"[prompts.{key}]", f"path = {_q(path)}", ""]
+        lines += [f"[prompts.{toml_key(key)}]", f"path = {_q(path)}", ""]
     lines += _parameters(found)
     lines += _evaluation(found)
     lines += _policy(prompt_globs(found.prompts))

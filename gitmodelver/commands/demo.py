@@ -6,4 +6,4 @@ from gitmodelver import demo
 
 
 def run(args: argparse.Namespace) -> int:
-    return demo.run(args.dir)
+    return demo.run(args.dir, as_json=args.json)

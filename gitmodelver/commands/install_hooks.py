@@ -88,16 +88,21 @@ def _write(path: Path, text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.server:
-        repo = Repo(args.server, bare_ok=True)
-        notes = install(repo, SERVER_HOOKS, force=args.force)
-        if not repo.config("gpg.ssh.allowedSignersFile"):
-            notes.append(
-                "signatures are checked against git's trust there: "
-                f"git -C {shlex.quote(str(repo.root))} config gpg.ssh.allowedSignersFile FILE"
-            )
-    else:
-        notes = install(Repo(args.directory), CLIENT_HOOKS, force=args.force)
+    server = bool(args.server)
+    repo = Repo(args.server, bare_ok=True) if server else Repo(args.directory)
+    names = SERVER_HOOKS if server else CLIENT_HOOKS
+    notes = install(repo, names, force=args.force)
+    if server and not repo.config("gpg.ssh.allowedSignersFile"):
+        notes.append(
+            "signatures are checked against git's trust there: "
+            f"git -C {shlex.quote(str(repo.root))} config gpg.ssh.allowedSignersFile FILE"
+        )
+    if args.json:
+        folder = hooks_dir(repo)
+        output.emit_json(
+            {"hooks": {name: str(folder / name) for name in names}, "server": server, "notes": notes}
+        )
+        return 0
     for note in notes:
         output.say(note)
     return 0

@@ -42,13 +42,21 @@ def _print(rows: list[dict[str, Any]], systems: list[System]) -> None:
     for sys_ in systems:
         if sys_.name not in released:
             output.say(f"{sys_.name}: no releases yet (make one with `git modelver release`)")
-    for row in rows:
-        mark = "verified" if row["verified"] else ("BAD SIGNATURE" if row["signed"] else "unsigned")
-        who = f" by {row['signer']}" if row["signer"] else ""
-        output.say(
-            f"{row['tag']:<28} {(row['date'] or '')[:19]}  {row['bump'] or '-':<7} "
-            f"{mark}{who}  {short(row['digest'])}  {row['summary']}"
-        )
+    table = [_cells(row) for row in rows]
+    widths = [max((len(cells[i]) for cells in table), default=0) for i in range(len(COLUMNS))]
+    for cells, row in zip(table, rows, strict=True):
+        padded = "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+        output.say(f"{padded}  {row['summary']}".rstrip())
+
+
+COLUMNS = ("tag", "date", "bump", "signature", "digest")
+
+
+def _cells(row: dict[str, Any]) -> list[str]:
+    """The padded columns of a row (the summary, last, is not padded); widths follow the values."""
+    mark = "verified" if row["verified"] else ("BAD SIGNATURE" if row["signed"] else "unsigned")
+    who = f" by {row['signer']}" if row["signer"] else ""
+    return [row["tag"], (row["date"] or "")[:19], row["bump"] or "-", f"{mark}{who}", short(row["digest"])]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -108,11 +108,11 @@ def _print(
 ) -> None:
     """``named``: the system as --system gave it, named again in the fixes."""
     system = p.system
-    last = p.last.tag if p.last else "no release yet"
+    last = f"last {p.last.tag}" if p.last else "no release yet"
     if p.next:
-        output.say(f"{system.name}: last {last}; next {p.tag} ({p.level})")
+        output.say(f"{system.name}: {last}; next {p.tag} ({p.level})")
     else:
-        output.say(f"{system.name}: last {last}; nothing to release")
+        output.say(f"{system.name}: {last}; nothing to release")
     for change in p.changes:
         output.say(f"  {change.level:<6} {change_line(change)}")
     if snap.stale:

@@ -7,6 +7,7 @@ their section, and their pins are written at once (as ``lock`` would).
 from __future__ import annotations
 
 import argparse
+import json
 import posixpath
 from pathlib import Path, PurePosixPath
 
@@ -59,7 +60,9 @@ def _taken(data: dict[str, object], section: str) -> set[str]:
 
 
 def _new(added: list[str], section: str) -> set[str]:
-    return {name.split(".", 1)[1] for name in added if name.startswith(section + ".")}
+    """The keys of ``section`` added so far (``added`` holds dotted TOML names: ``prompts."日本語"``)."""
+    keys = (name.split(".", 1)[1] for name in added if name.startswith(section + "."))
+    return {json.loads(k) if k.startswith('"') else k for k in keys}
 
 
 def _named(data: dict[str, object], rel_to_manifest: str) -> str | None:
@@ -97,13 +100,13 @@ def run(args: argparse.Namespace) -> int:
         if kind == "prompt":
             key = scaffold.component_key(target, _taken(data, "prompts") | _new(added, "prompts"))
             _add(doc, "prompts", key, {"path": target})
-            added.append(f"prompts.{key}")
+            added.append(f"prompts.{scaffold.toml_key(key)}")
         elif kind == "weights":
             key = scaffold.component_key(
                 PurePosixPath(target).name, _taken(data, "weights") | _new(added, "weights")
             )
             _add(doc, "weights", key, {"dvc": target})
-            added.append(f"weights.{key}")
+            added.append(f"weights.{scaffold.toml_key(key)}")
         else:
             if pipeline.read_params(repo.worktree(), rel) is None:
                 raise UsageError(f"{arg}: not a params file DVC can read (YAML, JSON or TOML)")
@@ -113,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
             else:
                 key = scaffold.component_key(target, _taken(data, "parameters") | _new(added, "parameters"))
                 _add(doc, "parameters", key, {"params": target})
-                added.append(f"parameters.{key}")
+                added.append(f"parameters.{scaffold.toml_key(key)}")
     if not added:
         output.say(f"{sys_.file}: nothing new to track")
         return 0

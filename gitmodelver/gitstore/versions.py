@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -242,7 +243,7 @@ def find(releases: list[Release], name: str, arg: str) -> Release:
     if "@" in text:
         parsed = parse_tag(text)
         if parsed is None or parsed[0] != name:
-            raise UnknownVersion(f"'{arg}' is not a version of {name}{LOG}")
+            raise UnknownVersion(f"'{arg}' is not a version of {name}{near(releases, text)}{LOG}")
         text = str(parsed[1])
     try:
         wanted = Version.parse(text)
@@ -251,13 +252,32 @@ def find(releases: list[Release], name: str, arg: str) -> Release:
     for release in releases:
         if release.version == wanted:
             return release
-    raise UnknownVersion(f"unknown version {format_tag(name, wanted)}{LOG}")
+    raise UnknownVersion(f"unknown version {format_tag(name, wanted)}{near(releases, text)}{LOG}")
+
+
+def near(releases: list[Release], text: str, most: int = 3) -> str:
+    """`` (did you mean …?)`` naming the closest existing versions, or nothing.
+
+    A prefix (``v1.0``) names the versions it starts, highest first (``v1.0.2, v1.0.1, v1.0.0``); any other
+    text, the closest spellings (difflib, as unknown manifest keys are answered).
+    """
+    body = text.strip().rpartition("@")[2].removeprefix("v")
+    ordered = sorted(releases, key=lambda r: r.version.precedence_key, reverse=True)
+    shown = {str(r.version): r.tag for r in ordered}
+    found = [v for v in shown if body and v.startswith(body) and v[len(body) : len(body) + 1] in ".-+"]
+    if not found:
+        found = difflib.get_close_matches(body, list(shown), n=most, cutoff=0.6)
+    if not found:
+        return ""
+    return f" (did you mean {', '.join(shown[v] for v in found[:most])}?)"
 
 
 def _by_digest(releases: list[Release], name: str, text: str) -> Release:
     prefix = text.removeprefix("sha256:").lower()
     if len(prefix) < 4 or any(c not in "0123456789abcdef" for c in prefix):
-        raise UnknownVersion(f"'{text}' is neither a version of {name} nor a digest prefix{LOG}")
+        raise UnknownVersion(
+            f"'{text}' is neither a version of {name} nor a digest prefix{near(releases, text)}{LOG}"
+        )
     hits = {
         r.tag: r
         for r in releases

@@ -154,18 +154,21 @@ class _PromptCheck:
             )
 
 
-def prompt_guard(st: Staged, files: Sequence[str] = ()) -> list[Problem]:
+def prompt_guard(st: Staged, files: Sequence[str] = (), *, unparsed: bool = True) -> list[Problem]:
     """Prompts whose staged bytes differ from their pins, unnamed prompts, pins edited by hand.
 
     It looks at every staged manifest whatever ``files`` says: a prompt edit implicates the manifest
-    and a manifest edit its prompts, so the check needs the whole staged state.
+    and a manifest edit its prompts, so the check needs the whole staged state. ``unparsed``: say that
+    a manifest that is not TOML left its prompts unchecked (not when the manifest check runs too: one
+    syntax error is one problem).
     """
     problems: list[Problem] = []
     for m in st.manifests:
         if m.data is None:
             # The manifest hook reports every problem; here one line says why nothing was checked.
             assert m.error is not None
-            problems.append(Problem(f"{m.error.problems[0]} (prompts not checked)"))
+            if unparsed:
+                problems.append(Problem(f"{m.error.problems[0]} (prompts not checked)"))
             continue
         problems.extend(_PromptCheck(st, m).run())
     return problems
@@ -185,6 +188,9 @@ def run(repo: Repo, names: Sequence[str], files: Sequence[str] = ()) -> list[Pro
     wanted = [f for f in (os.path.normpath(f).replace(os.sep, "/") for f in files) if f]
     problems: list[Problem] = []
     for name in names:
-        problems.extend(CHECKS[name](st, wanted))
+        if name == "prompt-guard" and "manifest" in names:
+            problems.extend(prompt_guard(st, wanted, unparsed=False))
+        else:
+            problems.extend(CHECKS[name](st, wanted))
     st.cache.save()
     return problems
