@@ -15,7 +15,7 @@ from gitmodelver.errors import BadArguments, ExitCode, ModelverError
 LEVEL_CHOICES = ("patch", "minor", "major")
 
 
-GLOBAL_DEFAULTS = {"directory": ".", "system": None, "debug": False, "json": False}
+GLOBAL_DEFAULTS = {"directory": ".", "system": None, "debug": False, "json": False, "quiet": False}
 
 
 def _globals() -> argparse.ArgumentParser:
@@ -39,6 +39,13 @@ def _globals() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help="show the full traceback of errors"
+    )
+    common.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="no progress bars or progress lines (bars show only on a terminal, never with --json)",
     )
     return common
 
@@ -284,6 +291,7 @@ def run(argv: Sequence[str]) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return ExitCode.USAGE
+    output.quiet_progress(args.quiet, json=args.json)
     module = importlib.import_module(f"gitmodelver.commands.{args.command.replace('-', '_')}")
     return int(module.run(args))
 

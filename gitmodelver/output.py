@@ -7,8 +7,11 @@ import datetime as dt
 import functools
 import json
 import sys
-from collections.abc import Iterator
-from typing import Any, TextIO, cast
+from collections.abc import Iterable, Iterator, Sized
+from typing import Any, TextIO, TypeVar, cast
+
+T = TypeVar("T")
+_QUIET = [False, False]  # per command: [no progress bars (--quiet or --json), no progress lines (--quiet)]
 
 
 def _default(value: Any) -> Any:
@@ -68,3 +71,25 @@ def watching_stdout() -> Iterator[Watched]:
     finally:
         if sys.stdout is watched:
             sys.stdout = watched.stream
+
+
+def quiet_progress(quiet: bool, *, json: bool = False) -> None:
+    _QUIET[0] = quiet or json
+    _QUIET[1] = quiet
+
+
+def step(text: str) -> None:
+    """A line of progress on stderr (bisect's steps, a log worth keeping in CI): left out under --quiet."""
+    if not _QUIET[1]:
+        sys.stderr.write(text + "\n")
+
+
+def progress(items: Iterable[T], what: str, unit: str = "version") -> Iterable[T]:
+    """``items``, with a progress bar on stderr (count, total, rate, time left) when stderr is a terminal
+    and neither --quiet nor --json was given; otherwise ``items`` as they are, and nothing printed."""
+    total = len(items) if isinstance(items, Sized) else None
+    if _QUIET[0] or not sys.stderr.isatty() or (total is not None and total < 2):
+        return items
+    from tqdm import tqdm  # only on a terminal: tqdm is no cost to hooks and scripts
+
+    return cast(Iterable[T], tqdm(items, desc=what, total=total, unit=unit, file=sys.stderr, leave=False))

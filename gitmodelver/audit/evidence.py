@@ -15,7 +15,7 @@ from typing import Any
 
 import pygit2
 
-from gitmodelver import __version__
+from gitmodelver import __version__, output
 from gitmodelver.audit import lineage
 from gitmodelver.audit.stamp import PLACEHOLDER
 from gitmodelver.core import digest, evaluation
@@ -128,7 +128,7 @@ class Auditor:
         # verdicts cached under the current trust), and the manifests they parsed serve the report too.
         sigs = signature.verify_cached(self.repo, present) if present else {}
         self.context = verify.Context(self.repo, sys_, signatures=sigs)
-        reports = {r.tag: verify.check_release(self.context, r) for r in present}
+        reports = {r.tag: verify.check_release(self.context, r) for r in output.progress(present, "audit")}
         out = {}
         for tag in tags:
             served = _served(serving[tag], total)

@@ -128,7 +128,7 @@ def _check_end(session: Session, release: Release, want: search.Verdict, flag: s
 
 def _search(session: Session, versions_: list[Release]) -> search.Outcome:
     def progress(index: int, left: int, steps: int) -> None:
-        output.warn(
+        output.step(
             f"bisect: {count(left, 'version')} left, about {count(steps, 'step')}; "
             f"testing {versions_[index].tag}"
         )
@@ -152,7 +152,7 @@ def _isolate(session: Session, good: Release, bad: Release, units: list[hybrid.U
     def test(subset: ddmin.Subset) -> ddmin.Result:
         chosen = [units[i] for i in subset]
         paths = ", ".join(u.path for u in chosen)
-        output.warn(f"isolate: testing {len(chosen)} of {len(units)} changes: {paths}")
+        output.step(f"isolate: testing {len(chosen)} of {len(units)} changes: {paths}")
         return OUTCOMES[session.hybrid(good, bad_snap, chosen).verdict]
 
     found = ddmin.ddmin(len(units), test, key, known)
@@ -225,7 +225,7 @@ def _changes(repo: Repo, system: System, good: Release, bad: Release) -> list[Ch
 
 def execute(session: Session, versions_: list[Release], components: bool) -> dict[str, Any]:
     good, bad = versions_[0], versions_[-1]
-    output.warn(f"bisect: {len(versions_)} versions from {good.tag} to {bad.tag}; checking both ends")
+    output.step(f"bisect: {len(versions_)} versions from {good.tag} to {bad.tag}; checking both ends")
     _check_end(session, good, search.Verdict.GOOD, "--good")
     _check_end(session, bad, search.Verdict.BAD, "--bad")
     outcome = _search(session, versions_)

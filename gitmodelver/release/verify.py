@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pygit2
 
+from gitmodelver import output
 from gitmodelver.core import digest, evaluation, pins, pipeline
 from gitmodelver.core.diff import bump_level, diff, policy_overrides
 from gitmodelver.core.manifest import Manifest, parse
@@ -166,7 +167,7 @@ def verify_releases(
     ctx = Context(repo, system, signatures=signature.verify_cached(repo, releases))
     if extra is not None:
         ctx.extra = extra(ctx, releases)
-    return [check_release(ctx, r) for r in releases]
+    return [check_release(ctx, r) for r in output.progress(releases, "verify")]
 
 
 def check_release(ctx: Context, release: Release) -> VersionReport:
