@@ -21,9 +21,10 @@ from gitmodelver.core.filerefs import NON_COMPONENTS, FileRef, Tree, iter_file_r
 from gitmodelver.core.manifest import Manifest
 from gitmodelver.errors import UsageError
 from gitmodelver.gitstore.repo import Repo
-from gitmodelver.gitstore.system import System, in_tree
+from gitmodelver.gitstore.system import System
 from gitmodelver.gitstore.tree import CommitTree
 from gitmodelver.gitstore.versions import Release
+from gitmodelver.release import plan
 
 # The role of a file component, by the manifest section that names it.
 SECTION_KINDS = {"weights": "weights", "prompts": "prompt", "retrieval": "index"}
@@ -406,16 +407,8 @@ def of_release(repo: Repo, system: System, release: Release) -> Graph:
 
 def no_manifest(repo: Repo, system: System, release: Release, tree: CommitTree) -> UsageError:
     """A version named by its number alone is read where the manifest is today, which it may have left."""
-    found = in_tree(repo, tree, system.name)
-    if found is None:
-        return UsageError(
-            f"{release.tag} has no {system.file}, nor any manifest of {system.name}: "
-            f"`git modelver verify {release.tag}` says what is wrong with it"
-        )
-    return UsageError(
-        f"{release.tag} has no {system.file}: that release keeps it at {found[0].file}; name the version "
-        f"by its full tag, {release.tag}, to read it there"
-    )
+    hint = f"name the version by its full tag, {release.tag}, to read it there"
+    return plan.no_manifest(repo, release, system, tree, hint)
 
 
 __all__ = ["Edge", "Graph", "Node", "build", "file_id", "no_manifest", "of_release"]

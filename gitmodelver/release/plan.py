@@ -61,11 +61,19 @@ def released_data(repo: Repo, release: Release, system: System) -> dict[str, Any
     tree = repo.commit_tree(repo.commit(release.commit), release.tag)
     m = manifest.load_tree(tree, system.file, trusted=True)
     if m is None:
-        raise _no_manifest(repo, release, system, tree)
+        raise no_manifest(repo, release, system, tree)
     return m.data
 
 
-def _no_manifest(repo: Repo, release: Release, system: System, tree: CommitTree) -> UsageError:
+def no_manifest(
+    repo: Repo,
+    release: Release,
+    system: System,
+    tree: CommitTree,
+    moved: str = "changes are not compared across a moved manifest; move the system back to where that "
+    "release has it to compare",
+) -> UsageError:
+    """A release that has no manifest where the system keeps it today: say where it has one, if anywhere."""
     found = in_tree(repo, tree, system.name)
     if found is None:
         return UsageError(
@@ -73,8 +81,7 @@ def _no_manifest(repo: Repo, release: Release, system: System, tree: CommitTree)
             f"`git modelver verify {release.tag}` says what is wrong with it"
         )
     return UsageError(
-        f"{release.tag} has no {system.file}: that release keeps it at {found[0].file}, and changes are not "
-        "compared across a moved manifest; move the system back to where that release has it to compare"
+        f"{release.tag} has no {system.file}: that release keeps it at {found[0].file}, and {moved}"
     )
 
 
