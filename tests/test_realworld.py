@@ -241,3 +241,13 @@ def test_init_switches_the_hooks_on_and_respects_core_hooks_path(
     assert "native hooks" in result.json()["hooks"]
     assert (repo.path / ".githooks" / "pre-commit").exists()
     assert repo.modelver("status", "--json").json()["hooks"] == {"pre-commit": True, "pre-push": True}
+
+
+def test_status_sees_the_hooks_from_a_linked_worktree(built: dict[str, GitRepo], tmp_path: Path) -> None:
+    """git looks for a linked worktree's hooks in the main repository's folder: so does status."""
+    repo = _copy(built, "assistant", tmp_path)
+    _ok(repo, "init")
+    repo.commit_all("track")
+    linked = GitRepo(tmp_path / "linked")
+    repo.git("worktree", "add", "-q", str(linked.path))
+    assert linked.modelver("status", "--json").json()["hooks"] == {"pre-commit": True, "pre-push": True}

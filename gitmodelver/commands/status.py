@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import posixpath
-from pathlib import Path
 
 from gitmodelver import advice, output
 from gitmodelver.commands import install_hooks, open_system
@@ -41,7 +40,7 @@ def unnamed_prompts(repo: Repo, system: System, snap: Snapshot) -> list[str]:
 
 def hooks_state(repo: Repo) -> dict[str, bool]:
     """Whether the pre-commit and pre-push hooks of this clone run gitmodelver's checks."""
-    folder = _hooks_dir(repo)
+    folder = install_hooks.hooks_dir(repo)  # where git looks: core.hooksPath, a linked worktree's common dir
     config = repo.root / ".pre-commit-config.yaml"
     framework = config.is_file() and "modelver-" in config.read_text("utf-8", "replace")
     state = {}
@@ -53,13 +52,6 @@ def hooks_state(repo: Repo) -> dict[str, bool]:
         ours = install_hooks.MARKER in text
         state[name] = ours or (framework and "pre-commit" in text and "hook-impl" in text)
     return state
-
-
-def _hooks_dir(repo: Repo) -> Path:
-    configured = repo.config("core.hooksPath")
-    if configured:
-        return (repo.root / Path(configured).expanduser()).resolve()
-    return Path(repo.git.path) / "hooks"
 
 
 def run(args: argparse.Namespace) -> int:
