@@ -10,32 +10,24 @@ import posixpath
 from gitmodelver import advice, output
 from gitmodelver.commands import install_hooks, open_system
 from gitmodelver.core import pins
-from gitmodelver.core.filerefs import follow, iter_file_refs, join
 from gitmodelver.gitstore.repo import Repo
 from gitmodelver.gitstore.system import Snapshot, System
 from gitmodelver.gitstore.tagmsg import change_line
-from gitmodelver.guards.globs import glob_regex, relative_to
+from gitmodelver.guards import globs
 from gitmodelver.release import plan
 
 
 def unnamed_prompts(repo: Repo, system: System, snap: Snapshot) -> list[str]:
     """Files git sees (tracked, or untracked and not ignored) that match ``policy.prompt_globs`` but that no
     component names: the pre-commit hook would block committing them."""
-    globs = snap.manifest.policy.get("prompt_globs")
-    patterns = [glob_regex(g.strip("/")) for g in globs or [] if isinstance(g, str) and g.strip("/")]
+    patterns = globs.prompt_patterns(snap.manifest.policy)
     if not patterns:
-        return []
-    named = {join(system.base, r.target) for r in iter_file_refs(snap.manifest.data)}
-    named |= {follow(snap.tree, path).path for path in named}
+        return []  # no need to ask git for its files
     listed = repo.run("ls-files", "-z", "--cached", "--others", "--exclude-standard").out.split("\0")
-    found = []
-    for path in filter(None, listed):
-        rel = relative_to(path, system.base)
-        if path in named or path == system.file or rel is None:
-            continue
-        if any(p.fullmatch(rel) for p in patterns) and (repo.root / path).is_file():
-            found.append(path)
-    return found
+    found = globs.unnamed(
+        filter(None, listed), snap.manifest.data, system.file, system.base, snap.tree, patterns
+    )
+    return [path for path in found if (repo.root / path).is_file()]  # a deleted file is `missing`, not this
 
 
 def hooks_state(repo: Repo) -> dict[str, bool]:

@@ -9,16 +9,15 @@ Each returns one Problem per thing wrong, naming the file and the command that f
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from gitmodelver import advice
 from gitmodelver.core import pins
-from gitmodelver.core.filerefs import FileRef, follow, iter_file_refs, join, outside
+from gitmodelver.core.filerefs import FileRef, iter_file_refs, join, outside
 from gitmodelver.gitstore.repo import Repo
+from gitmodelver.guards import globs
 from gitmodelver.guards.fixes import lock_fix, track_fix
-from gitmodelver.guards.globs import glob_regex, relative_to
 from gitmodelver.guards.manifest_guard import manifest_check
 from gitmodelver.guards.problems import Problem
 from gitmodelver.guards.staged import Staged, StagedManifest
@@ -29,18 +28,6 @@ from gitmodelver.guards.weights_guard import no_raw_weights
 
 def _short(pin: str | None) -> str:
     return f"{pin[:8]}…" if pin else "(none)"
-
-
-def _prompt_globs(m: StagedManifest) -> list[re.Pattern[str]]:
-    globs = m.policy.get("prompt_globs")
-    if not isinstance(globs, list):
-        return []
-    return [glob_regex(g.strip("/")) for g in globs if isinstance(g, str) and g.strip("/")]
-
-
-def _matches(globs: Sequence[re.Pattern[str]], path: str, base: str) -> bool:
-    rel = relative_to(path, base)
-    return rel is not None and any(g.fullmatch(rel) for g in globs)
 
 
 def _head_pin(head: Mapping[str, Any] | None, ref: FileRef) -> str | None:
@@ -61,7 +48,7 @@ class _PromptCheck:
         self.st = st
         self.m = m
         self.refs = list(iter_file_refs(m.data))
-        self.globs = _prompt_globs(m)
+        self.globs = globs.prompt_patterns(m.policy)
         # Pins can only have been edited when the manifest itself changed; a new manifest (or one HEAD
         # cannot parse) has nothing to compare with, so its pins are judged only against the files.
         head = st.head_manifest(m.file) if st.manifest_changed(m) else m
@@ -73,7 +60,9 @@ class _PromptCheck:
     def run(self) -> Iterator[Problem]:
         for ref in self.refs:
             path = join(self.m.base, ref.target)
-            if ref.kind == "path" and (ref.key[0] == "prompts" or _matches(self.globs, path, self.m.base)):
+            if ref.kind == "path" and (
+                ref.key[0] == "prompts" or globs.matches(self.globs, path, self.m.base)
+            ):
                 yield from self.prompt(ref, path)
             elif ref.kind != "params" and ref.pin is not None and self.pin_edited(ref):
                 yield from self.other_pin(ref, path)
@@ -140,14 +129,10 @@ class _PromptCheck:
         )
 
     def unnamed(self) -> Iterator[Problem]:
-        if not self.globs:
-            return
-        named = {join(self.m.base, r.target) for r in self.refs}
-        # What a symlinked prompt leads to is named through it.
-        named |= {follow(self.st.tree, path).path for path in named}
-        for path in self.st.paths:
-            if path in named or path == self.m.file or not _matches(self.globs, path, self.m.base):
-                continue
+        assert self.m.data is not None
+        for path in globs.unnamed(
+            self.st.paths, self.m.data, self.m.file, self.m.base, self.st.tree, self.globs
+        ):
             yield Problem(
                 f"{path}: a prompt (it matches policy.prompt_globs) that {self.m.file} does not name",
                 fix=track_fix(self.st, self.m, path),
