@@ -71,6 +71,11 @@ temperature = 0.2
 top_p = 0.9
 stop = ["</s>", "\\n\\n"]
 
+[parameters.train]
+params = "params.yaml"
+keys = ["train"]
+values = {{ train = {{ lr = 0.1, epochs = 3 }} }}
+
 [serving]
 quantization = "awq-int4"
 max_batch_size = 32
@@ -102,6 +107,7 @@ FILES = {
     "prompts/system.j2": "You are a helpful support bot for {{ product }}.\n",
     "shared/base.txt": "You are terse.\n",
     "evals/suite.yaml": "cases: []\n",
+    "params.yaml": "train:\n  lr: 0.1\n  epochs: 3\nother: 1\n",
     "evals/results.json": json.dumps(
         {"subject": "sha256:" + "0" * 64, "metrics": {"accuracy": 0.9}, "created_at": "2024-05-01T00:00:00Z"}
     ),
@@ -128,6 +134,7 @@ SECTIONS += ["evaluation", "policy", "rollout", "extra"]
 KEYS = ["name", "version", "id", "revision", "path", "dvc", "sha256", "md5", "trained_on", "suite", "results"]
 KEYS += ["gates", "require_signed", "require_eval", "prompt_globs", "bump", "steps", "min_samples", "metrics"]
 KEYS += ["direction", "test", "confidence", "chunk_size", "temperature", "index", "quantization"]
+KEYS += ["params", "keys", "values"]
 ODD = ["\u202e", "\x00", "\ufeff", "\u2028", "\u00e9", "\U0001d54f", "\x7f", "\r", "\t", '"', "'", "[", "]"]
 ODD += ["{", "}", "=", "#", "\\", ".", ",", "\n", "'''", '"""', "\u0301", "\ud7ff", "\uffff"]
 
