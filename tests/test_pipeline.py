@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tomllib
+from pathlib import Path
 
 import pytest
+from helpers import GitRepo
 
 from gitmodelver.core import evaluation, pins, pipeline
 
@@ -210,3 +213,32 @@ def test_gates_judge_flattened_metrics() -> None:
     found = evaluation.assess(tree, data, "", "sha256:" + "0" * 64)
     assert found is not None
     assert [(g.metric, g.ok) for g in found.gates] == [("test.acc", False), ("loss", True)]
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("a: null\n", "a is null, which TOML cannot hold"),
+        ("a:\n  b: .nan\n", "a.b is nan, which a manifest cannot hold"),
+        ("a:\n  1: x\n", "key 1 is not text"),
+        ("a: 99999999999999999999999\n", "a is outside TOML's 64-bit integers"),
+        ("a:\n  b:\n    c: 1\n", "a.b.c nest deeper than the manifest allows"),
+    ],
+)
+def test_params_a_manifest_cannot_hold_are_no_pin(text: str, why: str) -> None:
+    values, said = pins.params_pin(FilesTree({"params.yaml": text}), "params.yaml", None, room=2)
+    assert values is None and said is not None and why in said, said
+
+
+def test_lock_refuses_params_it_could_not_write(tmp_path: Path) -> None:
+    """A params file with a null is bad input (exit 2), and the manifest stays as it was."""
+    repo = GitRepo.create(tmp_path / "repo")
+    repo.write("params.yaml", "train:\n  lr: 0.1\n  seed: null\n")
+    manifest = '[system]\nname = "bot"\n\n[parameters]\nparams = "params.yaml"\n'
+    repo.write("modelver.toml", manifest)
+    result = repo.modelver("lock")
+    assert result.code == 2 and "train.seed is null, which TOML cannot hold" in result.err
+    assert repo.read("modelver.toml") == manifest
+    repo.write("modelver.toml", manifest + 'keys = ["train.lr"]\n')  # the keys a manifest can pin
+    assert repo.modelver("lock").code == 0
+    assert tomllib.loads(repo.read("modelver.toml"))["parameters"]["values"] == {"train": {"lr": 0.1}}

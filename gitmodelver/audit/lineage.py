@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gitmodelver.audit.lineage_graph import Edge, Graph, Node, file_id
-from gitmodelver.core import digest, dvcfiles, pins, pipeline
+from gitmodelver.core import digest, dvcfiles, pins, pipeline, validate
 from gitmodelver.core.dvcfiles import DvcOut
 from gitmodelver.core.filerefs import NON_COMPONENTS, FileRef, Tree, iter_file_refs, join, ref_kind
 from gitmodelver.core.manifest import Manifest
@@ -142,7 +142,7 @@ class _Builder:
         """Keys of a params file: named by their values, which the file must still hold."""
         node.hash = digest.sha256_digest(ref.pin) if isinstance(ref.pin, Mapping) else None
         node.attrs["values"] = _plain(ref.pin) if isinstance(ref.pin, Mapping) else None
-        values, why = pins.params_pin(self.tree, path, ref.keys)
+        values, why = pins.params_pin(self.tree, path, ref.keys, validate.MAX_DEPTH - len(ref.key) - 1)
         if values is None:
             node.problems.append(f"{path}: {why or 'not in Git at this commit'}")
         elif values != ref.pin:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gitmodelver.core import dvcfiles, manifest, pipeline
+from gitmodelver.core import dvcfiles, manifest, pipeline, validate
 from gitmodelver.core.filerefs import FileRef, Tree, follow, iter_file_refs, join
 
 
@@ -54,17 +55,45 @@ def file_pin(tree: Tree, repo_path: str) -> tuple[str | None, str | None, str]:
 
 
 def params_pin(
-    tree: Tree, path: str, keys: tuple[str, ...] | None
+    tree: Tree, path: str, keys: tuple[str, ...] | None, room: int = validate.MAX_DEPTH
 ) -> tuple[dict[str, Any] | None, str | None]:
     """``(values, why they are missing)`` of a ``params`` reference: the keys it names, as the file has
-    them now (nested as in the file). Every key must be there: a key gone from the file is no value."""
+    them now (nested as in the file). Every key must be there: a key gone from the file is no value.
+    The values are written into the manifest, so they must be TOML a manifest can hold, ``room`` levels
+    deep at most (what is left of the manifest's depth limit below the reference)."""
     doc = pipeline.read_params(tree, path)
     if doc is None:
         return None, "no params file DVC can read there (YAML, JSON or TOML)" if tree.exists(path) else None
     gone = [k for k in keys or () if pipeline.lookup(doc, k) is pipeline.MISSING]
     if gone:
         return None, f"{path} has no {', '.join(gone)}"
-    return pipeline.select(doc, list(keys) if keys is not None else None), None
+    values = pipeline.select(doc, list(keys) if keys is not None else None)
+    problem = _unpinnable(values, room)
+    return (None, f"{path}: {problem}; name keys that a manifest can pin") if problem else (values, None)
+
+
+def _unpinnable(value: Any, room: int, where: str = "") -> str | None:
+    """Why ``value`` cannot be written into the manifest as TOML, if it cannot (checked without recursion
+    limits of its own: ``room`` bounds the depth)."""
+    if room < 0:
+        return f"{where or 'the values'} nest deeper than the manifest allows"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"key {key!r} is not text"
+            problem = _unpinnable(item, room - 1, f"{where}.{key}" if where else key)
+            if problem:
+                return problem
+        return None
+    if isinstance(value, list):
+        return next((p for item in value if (p := _unpinnable(item, room - 1, where))), None)
+    if value is None:
+        return f"{where} is null, which TOML cannot hold"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{where} is {value}, which a manifest cannot hold"
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        return f"{where} is outside TOML's 64-bit integers"
+    return None
 
 
 def compute(data: Mapping[str, Any], tree: Tree, base: str) -> list[Pin]:
@@ -77,7 +106,7 @@ def compute(data: Mapping[str, Any], tree: Tree, base: str) -> list[Pin]:
             pins.append(Pin(ref, path, actual, why, file))
             continue
         if ref.kind == "params":
-            values, why = params_pin(tree, path, ref.keys)
+            values, why = params_pin(tree, path, ref.keys, validate.MAX_DEPTH - len(ref.key) - 1)
             pins.append(Pin(ref, path, values, why, path))
             continue
         actual = actual_pin(tree, ref.kind, path)
