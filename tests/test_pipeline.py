@@ -242,3 +242,21 @@ def test_lock_refuses_params_it_could_not_write(tmp_path: Path) -> None:
     repo.write("modelver.toml", manifest + 'keys = ["train.lr"]\n')  # the keys a manifest can pin
     assert repo.modelver("lock").code == 0
     assert tomllib.loads(repo.read("modelver.toml"))["parameters"]["values"] == {"train": {"lr": 0.1}}
+
+
+def test_templated_stages_name_no_model_init_would_have_to_invent() -> None:
+    dvc_yaml = """\
+vars:
+  - folder: models
+stages:
+  train:
+    cmd: python train.py ${folder}
+    outs:
+      - ${folder}/model.pkl
+  export:
+    cmd: python export.py
+    outs:
+      - model.onnx
+"""
+    found = pipeline.read_pipeline(FilesTree({"dvc.yaml": dvc_yaml}), "dvc.yaml")
+    assert found is not None and pipeline.model_outputs(found) == ["model.onnx"]

@@ -180,6 +180,8 @@ def model_outputs(pipeline: Pipeline) -> list[str]:
         return declared
     found = []
     for stage in pipeline.stages.values():
+        if stage.templated:  # foreach / matrix / ${…}: its real outputs are named only in dvc.lock
+            continue
         for out in stage.outs:
             if out in stage.metrics:
                 continue
