@@ -219,7 +219,7 @@ def main() -> None:
             run_once(["git", "-C", str(path), "verify-tag", *(t for t, _ in tags)])[0]
             for _ in range(args.repeat)
         )
-        cache = path / ".git" / "modelver" / "signatures.json"
+        cache = path / ".git" / "modelver" / "index" / "signatures.json"
         results: dict[str, list[float]] = {}
         for fmt in ("json", "md", "html"):
             out = Path(tmp) / f"audit.{fmt}"

@@ -6,7 +6,7 @@ from typing import Any
 from gitmodelver import output
 from gitmodelver.commands import open_systems
 from gitmodelver.core.digest import short
-from gitmodelver.gitstore import signature, tagmsg, versions
+from gitmodelver.gitstore import signature, versions
 from gitmodelver.gitstore.repo import Repo
 from gitmodelver.gitstore.system import System
 
@@ -33,7 +33,7 @@ def _row(r: versions.Release, sig: signature.Signature) -> dict[str, Any]:
         "signed": sig.signed,
         "signer": sig.signer,
         "verified": sig.verified,
-        "summary": tagmsg.summary(r.message),
+        "summary": r.summary,
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 LEVELS: tuple[str, ...] = ("none", "patch", "minor", "major")
 
@@ -117,7 +118,7 @@ class Version:
     def core(self) -> Version:
         return Version(self.major, self.minor, self.patch)
 
-    @property
+    @cached_property
     def precedence_key(self) -> PrecedenceKey:
         """Sort key for SemVer §11 precedence: a release (1) outranks any pre-release (0) of the same core."""
         is_release = 0 if self.pre else 1
@@ -178,15 +179,22 @@ def _parse_plain(text: str) -> Version | None:
     match = _VERSION_RE.fullmatch(text)
     if match is None:
         return None
-    pre = match.group("pre")
-    build = match.group("build")
-    return Version(
-        int(match.group("major")),
-        int(match.group("minor")),
-        int(match.group("patch")),
-        _pre_from_text(pre) if pre else (),
-        tuple(build.split(".")) if build else (),
-    )
+    major, minor, patch, pre, build = match.group("major", "minor", "patch", "pre", "build")
+    if pre or build:
+        return Version(
+            int(major),
+            int(minor),
+            int(patch),
+            _pre_from_text(pre) if pre else (),
+            tuple(build.split(".")) if build else (),
+        )
+    # The common case, already checked by the pattern: built without __post_init__'s checks (a version
+    # tag is parsed for every ref of a long history).
+    version = object.__new__(Version)
+    fields = version.__dict__
+    fields["major"], fields["minor"], fields["patch"] = int(major), int(minor), int(patch)
+    fields["pre"] = fields["build"] = ()
+    return version
 
 
 def parse_tag(tag: str, name: str | None = None) -> tuple[str, Version] | None:

@@ -1,18 +1,32 @@
-"""The version a system's manifest should say: that of the last release the next commit will contain.
+"""The last release a commit contains, and the version a system's manifest should say: that of the last
+release the next commit will contain.
 
 ``release`` writes ``system.version`` in commits it makes itself (without running hooks); anything else
 that changes it is a hand edit. ``lock`` puts it back and the pre-commit hook refuses it, both by the
 rules here.
+
+Finding the last release means listing every version tag, which grows with history; ``status`` and the
+hooks run far more often than tags change. So the answer is kept in the versions index (section
+``last``), keyed by the commit asked about, under a scope that is the state of the tag refs' storage
+(``packed-refs`` and ``refs/tags``: inode, size, modification time): any tag created, moved or deleted
+changes that state and drops every answer. A kept answer is still checked against Git before it is
+used: the tag must still point at the tag object it names, a release of the system on a commit the tip
+contains. A state
+that changed in the last second is not used at all: a second change within the clock's tick could leave
+it looking the same (git's "racy" rule for its own index).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import time
 from typing import Any
 
 import pygit2
 
-from gitmodelver.gitstore import versions
+from gitmodelver.core.semver import parse_tag
+from gitmodelver.gitstore import index, versions
 from gitmodelver.gitstore.repo import Repo
 
 
@@ -34,11 +48,79 @@ def _contains(repo: Repo, tip: pygit2.Oid, commit: str) -> bool:
 
 def last_release(repo: Repo, name: str) -> versions.Release | None:
     """The highest release of ``name`` that HEAD (or a commit being merged) contains."""
-    heads = tips(repo)
+    return last_of(repo, name, tips(repo))
+
+
+LAST = "last"
+RACY_NS = 1_000_000_000
+_UNKNOWN = object()
+
+
+def last_of(repo: Repo, name: str, heads: list[pygit2.Oid]) -> versions.Release | None:
+    """The highest release of ``name`` that one of ``heads`` contains (None: none does)."""
+    if not heads:
+        return None
+    state = refs_state(repo)
+    key = str(heads[0]) if len(heads) == 1 else None  # during a merge: computed, not kept
+    section = index.Section(repo, LAST, state) if state is not None and key is not None else None
+    kept = section.get(key) if section is not None and key is not None else None
+    if isinstance(kept, dict) and name in kept:
+        release = _confirmed(repo, name, kept[name], heads)
+        if release is not _UNKNOWN:
+            return release  # type: ignore[return-value]
+    found = None
     for release in versions.list_releases(repo, name):  # highest first
         if any(_contains(repo, tip, release.commit) for tip in heads):
-            return release
-    return None
+            found = release
+            break
+    if section is not None and key is not None:
+        answers = dict(kept) if isinstance(kept, dict) else {}
+        answers[name] = [found.tag, found.target] if found is not None else None
+        section.put(key, answers)
+        section.save()
+    return found
+
+
+def _confirmed(repo: Repo, name: str, kept: Any, heads: list[pygit2.Oid]) -> object:
+    """The release a kept answer names, once Git confirms it; ``_UNKNOWN`` when it cannot."""
+    if kept is None:
+        return None
+    if not (isinstance(kept, list) and len(kept) == 2 and all(isinstance(k, str) for k in kept)):
+        return _UNKNOWN
+    tag, target = kept
+    parsed = parse_tag(tag, name)
+    if parsed is None or parsed[1].build or not index.is_object_id(target) or _target(repo, tag) != target:
+        return _UNKNOWN
+    release = versions.release_from(repo.git, tag, name, parsed[1], pygit2.Oid(hex=target))
+    if release is None or not any(_contains(repo, tip, release.commit) for tip in heads):
+        return _UNKNOWN
+    return release
+
+
+def _target(repo: Repo, tag: str) -> str | None:
+    """What ``refs/tags/TAG`` points at now (one lookup: packed refs are searched, not listed)."""
+    try:
+        ref = repo.git.references.get(versions.TAG_PREFIX + tag)
+    except (ValueError, pygit2.GitError):
+        return None
+    return str(ref.target) if ref is not None else None
+
+
+def refs_state(repo: Repo) -> str | None:
+    """The state of the tag refs' storage, or None when it changed too recently to be told apart."""
+    common = repo.common_dir
+    now = time.time_ns()
+    parts = []
+    for path in (common / "packed-refs", common / "refs" / "tags", common / "reftable"):
+        try:
+            st = os.stat(path)
+        except OSError:
+            parts.append("-")
+            continue
+        if now - st.st_mtime_ns < RACY_NS:
+            return None
+        parts.append(f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}")
+    return "refs/1 " + " ".join(parts)
 
 
 def version_of(data: Any) -> str | None:

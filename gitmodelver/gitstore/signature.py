@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from collections.abc import Iterable
@@ -12,14 +11,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from gitmodelver.gitstore import tagmsg
+from gitmodelver.gitstore import index
 from gitmodelver.gitstore.repo import Repo
 from gitmodelver.gitstore.versions import Release
 
 _SSH_GOOD = re.compile(r'Good "git" signature for (.+?) with (\S+) key (\S+)')
 _GPG_GOOD = re.compile(r'Good signature from "([^"]+)"')
 _X509_GOOD = re.compile(r"Good signature from \"?([^\"\n]+)")
-CACHE_FILE = "signatures.json"
+SECTION = "signatures"
 
 
 @dataclass(frozen=True)
@@ -37,16 +36,6 @@ class Signature:
 UNSIGNED = Signature(False, False, None, None, "not signed")
 
 
-def signature_format(message: str) -> str | None:
-    if "-----BEGIN SSH SIGNATURE-----" in message:
-        return "ssh"
-    if "-----BEGIN PGP SIGNATURE-----" in message:
-        return "openpgp"
-    if "-----BEGIN SIGNED MESSAGE-----" in message:
-        return "x509"
-    return None
-
-
 def _signer(fmt: str, output: str) -> str | None:
     pattern = {"ssh": _SSH_GOOD, "openpgp": _GPG_GOOD}.get(fmt, _X509_GOOD)
     match = pattern.search(output)
@@ -60,7 +49,7 @@ def _last_line(text: str) -> str:
 
 def verify(repo: Repo, release: Release) -> Signature:
     """Ask git whether the tag object's signature is good under the configured trust."""
-    fmt = signature_format(release.message) if release.annotated else None
+    fmt = release.signature_format
     if fmt is None:
         return UNSIGNED
     result = repo.run("verify-tag", "-v", release.target, check=False)
@@ -101,38 +90,19 @@ def trust_fingerprint(repo: Repo) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def _load_cache(path: Path, trust: str) -> dict[str, dict[str, Any]]:
-    try:
-        doc = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(doc, dict) or doc.get("trust") != trust or not isinstance(doc.get("tags"), dict):
-        return {}
-    return doc["tags"]
-
-
-def _save_cache(path: Path, trust: str, tags: dict[str, dict[str, Any]]) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps({"trust": trust, "tags": tags}), "utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)  # a cache we cannot write is only slower next time
-
-
 def verify_cached(repo: Repo, releases: Iterable[Release]) -> dict[str, Signature]:
-    """Signatures of many tags; verdicts are cached by tag object id under the current trust."""
+    """Signatures of many tags; verdicts are kept in the versions index by tag object id, under the
+    current trust (a change of trust settings starts the section afresh)."""
     releases = list(releases)
-    path = repo.state_dir() / CACHE_FILE
-    trust = trust_fingerprint(repo)
-    cache = _load_cache(path, trust)
+    cache = index.Section(repo, SECTION, trust_fingerprint(repo))
     result: dict[str, Signature] = {}
     todo = []
     for release in releases:
-        if not release.annotated or not tagmsg.is_signed(release.message):
+        known = cache.get(release.target) if release.signed else None
+        if not release.annotated or not release.signed:
             result[release.tag] = UNSIGNED
-        elif release.target in cache:
-            result[release.tag] = Signature(**cache[release.target])
+        elif isinstance(known, dict) and (sig := _from_json(known)) is not None:
+            result[release.tag] = sig
         else:
             todo.append(release)
     if todo:
@@ -142,9 +112,16 @@ def verify_cached(repo: Repo, releases: Iterable[Release]) -> dict[str, Signatur
             for batch, sigs in zip(batches, pool.map(lambda b: _verify_batch(repo, b), batches), strict=True):
                 for release, sig in zip(batch, sigs, strict=True):
                     result[release.tag] = sig
-                    cache[release.target] = sig.as_json()
-        _save_cache(path, trust, cache)
+                    cache.put(release.target, sig.as_json())
+        cache.save()
     return result
+
+
+def _from_json(value: dict[str, Any]) -> Signature | None:
+    try:
+        return Signature(**value)
+    except TypeError:
+        return None  # an entry of another shape: verify again
 
 
 BATCH = 64
@@ -156,7 +133,7 @@ def _verify_batch(repo: Repo, batch: list[Release]) -> list[Signature]:
     Any failure, any other format, or output we cannot attribute tag by tag falls back to one call per tag,
     so a verdict is never guessed.
     """
-    if len(batch) > 1 and all(signature_format(r.message) == "ssh" for r in batch):
+    if len(batch) > 1 and all(r.signature_format == "ssh" for r in batch):
         result = repo.run("verify-tag", *(r.target for r in batch), check=False)
         signers = _SSH_GOOD.findall(result.err)
         if result.returncode == 0 and len(signers) == len(batch):

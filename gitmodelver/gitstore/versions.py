@@ -4,19 +4,58 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import pygit2
 
 from gitmodelver import output
 from gitmodelver.core.semver import InvalidVersion, Version, format_tag, parse_tag
 from gitmodelver.errors import ModelverError, UnknownVersion
-from gitmodelver.gitstore import tagmsg
+from gitmodelver.gitstore import index, tagmsg
 from gitmodelver.gitstore.repo import Repo
 
 TAG_PREFIX = "refs/tags/"
 LOG = "; `git modelver log` lists the versions"  # what to do about a version that is not there
+
+
+@dataclass(frozen=True)
+class TagFacts:
+    """What a tag object says that listing versions needs, learned once per object (the versions index)."""
+
+    commit: str
+    tagger: str | None
+    time: int
+    offset: int
+    signature: str | None  # "ssh", "openpgp", "x509", or None when unsigned
+    summary: str
+    trailers: dict[str, str]
+
+    def as_json(self) -> list[Any]:
+        return [self.commit, self.tagger, self.time, self.offset, self.signature, self.summary, self.trailers]
+
+    @classmethod
+    def from_json(cls, value: Any) -> TagFacts | None:
+        """The facts an index entry holds, or None for an entry of any other shape (then read the tag)."""
+        if not isinstance(value, list) or len(value) != 7:
+            return None
+        commit, tagger, time, offset, sig, summary, trailers = value
+        if (
+            type(commit) is not str
+            or not (tagger is None or type(tagger) is str)
+            or type(time) is not int
+            or type(offset) is not int
+            or sig not in SIGNATURE_FORMATS
+            or type(summary) is not str
+            or type(trailers) is not dict
+            or not all(type(v) is str for v in trailers.values())  # JSON keys are always text
+        ):
+            return None
+        return cls(commit, tagger, time, offset, sig, summary, trailers)
+
+
+SIGNATURE_FORMATS = (None, "ssh", "openpgp", "x509")
 
 
 @dataclass(frozen=True)
@@ -27,13 +66,28 @@ class Release:
     target: str  # the tag object id (or the commit for a lightweight tag)
     commit: str
     annotated: bool
-    message: str = ""
+    raw_message: str | None = ""  # None: not read yet (listed from the index); ``message`` reads it
     tagger: str | None = None
     time: int | None = None  # tagger time (unix), else the commit time
     offset: int = 0
+    facts: TagFacts | None = field(default=None, compare=False, repr=False)
+    source: pygit2.Repository | None = field(default=None, compare=False, repr=False)
 
     @cached_property
+    def message(self) -> str:
+        """The tag message, signature block included ("" for a lightweight tag)."""
+        if self.raw_message is not None:
+            return self.raw_message
+        obj = self.source[self.target] if self.source is not None else None
+        return (obj.message or "") if isinstance(obj, pygit2.Tag) else ""
+
+    @property
     def trailers(self) -> dict[str, str]:
+        """Our trailers (``Modelver-*``), as the tag message's trailer block has them; read-only."""
+        return self.facts.trailers if self.facts is not None else self._parsed_trailers
+
+    @cached_property
+    def _parsed_trailers(self) -> dict[str, str]:
         return tagmsg.parse_trailers(self.message) if self.message else {}
 
     @property
@@ -53,8 +107,28 @@ class Release:
         return self.trailers.get("Modelver-Previous")
 
     @property
+    def signature_format(self) -> str | None:
+        """How the tag object is signed (``ssh``, ``openpgp``, ``x509``), None when it is not."""
+        if self.facts is not None:
+            return self.facts.signature
+        return _signature_format(self.message) if self.annotated else None
+
+    @property
     def signed(self) -> bool:
-        return tagmsg.is_signed(self.message)
+        return self.signature_format is not None
+
+    @property
+    def summary(self) -> str:
+        return self.facts.summary if self.facts is not None else tagmsg.summary(self.message)
+
+
+def _signature_format(message: str) -> str | None:
+    """The format of the signature block git finds in a tag message (its last marker line), or None."""
+    block = message[tagmsg.signature_start(message) :]
+    for marker, name in zip(tagmsg.SIGNATURE_MARKERS, ("openpgp", "ssh", "x509"), strict=True):
+        if block.startswith(marker.decode()):
+            return name
+    return None
 
 
 def release_from(
@@ -104,6 +178,39 @@ def _annotated(
     )
 
 
+def facts_of(release: Release) -> TagFacts:
+    """What the index remembers of an annotated release read from its tag object."""
+    assert release.time is not None
+    return TagFacts(
+        release.commit,
+        release.tagger,
+        release.time,
+        release.offset,
+        release.signature_format,
+        release.summary,
+        release.trailers,
+    )
+
+
+def _from_facts(
+    repo: pygit2.Repository, tag: str, name: str, version: Version, target: str, facts: TagFacts
+) -> Release:
+    return Release(
+        tag,
+        name,
+        version,
+        target,
+        facts.commit,
+        True,
+        None,
+        facts.tagger,
+        facts.time,
+        facts.offset,
+        facts,
+        repo,
+    )
+
+
 def tagged_commit(repo: pygit2.Repository, tag: pygit2.Tag) -> pygit2.Oid | None:
     """The commit a tag object leads to; None for a tag of a tree or a blob, or of a missing object.
 
@@ -141,28 +248,85 @@ def _ignore_build(tag: str) -> None:
         )
 
 
-def list_releases(repo: Repo, name: str) -> list[Release]:
+TAGS = "tags"
+TAGS_SCOPE = "tag-facts/1"  # raise when TagFacts or the trailer parser changes
+
+
+def list_releases(repo: Repo, name: str, *, indexed: bool = True) -> list[Release]:
     """Every version tag of the system, highest version first; other tags, and version tags with build
-    metadata, are ignored."""
+    metadata, are ignored.
+
+    ``indexed``: take what each tag object says from the versions index when it knows that object (and
+    teach it the ones it does not), so listing ten thousand versions reads no tag object twice. ``verify``
+    passes False: it judges the objects themselves.
+    """
     prefix = f"{TAG_PREFIX}{name}@v"
+    skip = len(TAG_PREFIX)
     found = []
-    for ref in repo.git.references.iterator():
+    known = index.Section(repo, TAGS, TAGS_SCOPE) if indexed else None
+    git = repo.git
+    for ref in git.references.iterator():
         refname = ref.name
         if not refname.startswith(prefix):
             continue
-        parsed = parse_tag(refname[len(TAG_PREFIX) :], name)
+        parsed = parse_tag(refname[skip:], name)
         if parsed is None:
             continue
-        if parsed[1].build:
-            _ignore_build(refname[len(TAG_PREFIX) :])
+        version = parsed[1]
+        if version.build:
+            _ignore_build(refname[skip:])
             continue
-        release = release_from(
-            repo.git, refname[len(TAG_PREFIX) :], name, parsed[1], pygit2.Oid(hex=str(ref.target))
-        )
-        if release is not None:
-            found.append(release)
-    found.sort(key=lambda r: r.version.precedence_key, reverse=True)
+        target = str(ref.target)
+        facts = TagFacts.from_json(known.get(target)) if known is not None else None
+        if facts is not None:
+            found.append(_from_facts(git, refname[skip:], name, version, target, facts))
+            continue
+        release = release_from(git, refname[skip:], name, version, pygit2.Oid(hex=target))
+        if release is None:
+            continue
+        found.append(release)
+        if known is not None and release.annotated:
+            known.put(target, facts_of(release).as_json())
+    found.sort(key=_precedence, reverse=True)
+    if known is not None:
+        known.save()
     return found
+
+
+def _precedence(release: Release) -> Any:
+    return release.version.precedence_key
+
+
+class Catalog:
+    """The version tags of one system, listed only when a caller needs all of them."""
+
+    def __init__(self, repo: Repo, name: str) -> None:
+        self.repo = repo
+        self.name = name
+
+    @cached_property
+    def all(self) -> list[Release]:
+        """Every release, highest first."""
+        return list_releases(self.repo, self.name)
+
+    def named(self, tag: str) -> Release | None:
+        """The release ``tag`` names (one ref looked up, not every tag listed), or None."""
+        if "all" in self.__dict__:
+            return next((r for r in self.all if r.tag == tag), None)
+        parsed = parse_tag(tag, self.name)
+        if parsed is None or parsed[1].build:
+            return None
+        try:
+            ref = self.repo.git.references.get(TAG_PREFIX + tag)
+        except (ValueError, pygit2.GitError):
+            return None
+        if ref is None:
+            return None
+        try:
+            target = ref.resolve().target
+        except (KeyError, pygit2.GitError):
+            return None
+        return release_from(self.repo.git, tag, self.name, parsed[1], pygit2.Oid(hex=str(target)))
 
 
 def iter_reachable(repo: Repo, releases: list[Release], head: pygit2.Oid | None) -> Iterator[Release]:

@@ -14,7 +14,7 @@ from gitmodelver.core.diff import Change, bump_level, diff, policy_overrides
 from gitmodelver.core.pipeline import Stale
 from gitmodelver.core.semver import InvalidVersion, Version, level_rank
 from gitmodelver.errors import UsageError
-from gitmodelver.gitstore import versions
+from gitmodelver.gitstore import released, versions
 from gitmodelver.gitstore.repo import Repo
 from gitmodelver.gitstore.system import Snapshot, System, in_tree, worktree_snapshot
 from gitmodelver.gitstore.tree import CommitTree
@@ -39,7 +39,7 @@ class Obstacle:
 class Plan:
     system: System
     snapshot: Snapshot
-    releases: list[Release]  # every version tag of the system, highest first
+    catalog: versions.Catalog  # every version tag of the system, listed when needed
     last: Release | None  # the highest release reachable from HEAD
     changes: list[Change]  # since ``last``
     required: str | None  # the level the changes demand
@@ -118,15 +118,15 @@ def make(
     snap = worktree_snapshot(repo, system)
     head = repo.head()
     head_id = head.id if head is not None else None
-    releases = versions.list_releases(repo, system.name)
-    last = versions.last_release(repo, releases, head_id)
+    catalog = versions.Catalog(repo, system.name)
+    last = released.last_of(repo, system.name, [head_id]) if head_id is not None else None
     if last is None:
         changes = diff(None, snap.data, policy_overrides(snap.data))
         core = initial or DEFAULT_INITIAL
-        nxt = core.with_pre(pre, _next_pre(releases, core, pre)) if pre else core
-        plan = Plan(system, snap, releases, None, changes, None, level or "initial", nxt, head_id)
+        nxt = core.with_pre(pre, _next_pre(catalog.all, core, pre)) if pre else core
+        plan = Plan(system, snap, catalog, None, changes, None, level or "initial", nxt, head_id)
     else:
-        plan = _after(repo, Plan(system, snap, releases, last, [], None, None, None, head_id), level, pre)
+        plan = _after(repo, Plan(system, snap, catalog, last, [], None, None, None, head_id), level, pre)
     stale = tuple(pipeline.stale_stages(snap.tree, pipeline.folders_up(system.base)))
     return _obstacles(repo, replace(plan, stale=stale))
 
@@ -148,7 +148,7 @@ def _after(repo: Repo, plan: Plan, level: str | None, pre: str | None) -> Plan:
         if required is None and pre is not None and last.version.pre[:1] == (pre,):
             return plan  # nothing new for the same pre-release series
         lvl, core = _series_core(repo, plan, level, overrides)
-    nxt = core.with_pre(pre, _next_pre(plan.releases, core, pre)) if pre else core
+    nxt = core.with_pre(pre, _next_pre(plan.catalog.all, core, pre)) if pre else core
     _check_ascending(plan, nxt, pre)
     return replace(plan, level=lvl, next=nxt)
 
@@ -159,7 +159,7 @@ def _series_core(
     """A pre-release series converges on one final version, measured against the last final release."""
     last = plan.last
     assert last is not None
-    reachable = versions.iter_reachable(repo, plan.releases, plan.head)
+    reachable = versions.iter_reachable(repo, plan.catalog.all, plan.head)
     final = next((r for r in reachable if not r.version.is_prerelease), None)
     since_final = (
         bump_level(diff(released_data(repo, final, plan.system), plan.snapshot.data, overrides))
@@ -208,7 +208,7 @@ def _obstacles(repo: Repo, plan: Plan) -> Plan:
 
 
 def _existing(plan: Plan) -> Release | None:
-    return next((r for r in plan.releases if r.tag == plan.tag), None)
+    return plan.catalog.named(plan.tag) if plan.tag is not None else None
 
 
 def interrupted(repo: Repo, plan: Plan, commit: pygit2.Commit) -> bool:
