@@ -69,8 +69,9 @@ def last_of(repo: Repo, name: str, heads: list[pygit2.Oid]) -> versions.Release 
         if release is not _UNKNOWN:
             return release  # type: ignore[return-value]
     found = None
-    for release in versions.list_releases(repo, name):  # highest first
-        if any(_contains(repo, tip, release.commit) for tip in heads):
+    for tag, version, target in versions.version_refs(repo, name):  # highest first, no object read yet
+        release = versions.release_from(repo.git, tag, name, version, pygit2.Oid(hex=target))
+        if release is not None and any(_contains(repo, tip, release.commit) for tip in heads):
             found = release
             break
     if section is not None and key is not None:

@@ -260,41 +260,48 @@ def list_releases(repo: Repo, name: str, *, indexed: bool = True) -> list[Releas
     teach it the ones it does not), so listing ten thousand versions reads no tag object twice. ``verify``
     passes False: it judges the objects themselves.
     """
-    prefix = f"{TAG_PREFIX}{name}@v"
-    skip = len(TAG_PREFIX)
     found = []
     known = index.Section(repo, TAGS, TAGS_SCOPE) if indexed else None
     git = repo.git
-    for ref in git.references.iterator():
+    for tag, version, target in version_refs(repo, name):
+        facts = TagFacts.from_json(known.get(target)) if known is not None else None
+        if facts is not None:
+            found.append(_from_facts(git, tag, name, version, target, facts))
+            continue
+        release = release_from(git, tag, name, version, pygit2.Oid(hex=target))
+        if release is None:
+            continue
+        found.append(release)
+        if known is not None and release.annotated:
+            known.put(target, facts_of(release).as_json())
+    if known is not None:
+        known.save()
+    return found
+
+
+def version_refs(repo: Repo, name: str) -> list[tuple[str, Version, str]]:
+    """``(tag, version, target)`` of every version tag of the system, highest first, from the refs alone
+    (no object read): what a caller that needs only the first few releases sorts by."""
+    prefix = f"{TAG_PREFIX}{name}@v"
+    skip = len(TAG_PREFIX)
+    found = []
+    for ref in repo.git.references.iterator():
         refname = ref.name
         if not refname.startswith(prefix):
             continue
         parsed = parse_tag(refname[skip:], name)
         if parsed is None:
             continue
-        version = parsed[1]
-        if version.build:
+        if parsed[1].build:
             _ignore_build(refname[skip:])
             continue
-        target = str(ref.target)
-        facts = TagFacts.from_json(known.get(target)) if known is not None else None
-        if facts is not None:
-            found.append(_from_facts(git, refname[skip:], name, version, target, facts))
-            continue
-        release = release_from(git, refname[skip:], name, version, pygit2.Oid(hex=target))
-        if release is None:
-            continue
-        found.append(release)
-        if known is not None and release.annotated:
-            known.put(target, facts_of(release).as_json())
+        found.append((refname[skip:], parsed[1], str(ref.target)))
     found.sort(key=_precedence, reverse=True)
-    if known is not None:
-        known.save()
     return found
 
 
-def _precedence(release: Release) -> Any:
-    return release.version.precedence_key
+def _precedence(item: tuple[str, Version, str]) -> Any:
+    return item[1].precedence_key
 
 
 class Catalog:

@@ -234,7 +234,9 @@ def check_new_version(
         return [Rejection(tag, f"fails verify: {exc.message}", fix=exc.fix)]
     # verify judges the level the tag message claims against the release it names; Git's own history says
     # whether the version itself is too low, which releasing again repairs.
-    candidates = {r.tag: r for r in [*versions.list_releases(repo, release.name), *pending]}
+    # The objects themselves, as verify reads them: a guard does not take the versions index's word.
+    listed = versions.list_releases(repo, release.name, indexed=False)
+    candidates = {r.tag: r for r in [*listed, *pending]}
     level = level_check(repo, release, system, data, candidates.values())
     # What is wrong is in each detail; beyond a version too low, no one command repairs a failing check
     # (`git modelver verify TAG` shows them all, but changes nothing).
