@@ -39,13 +39,6 @@ def tips(repo: Repo) -> list[pygit2.Oid]:
     return found
 
 
-def _contains(repo: Repo, tip: pygit2.Oid, commit: str) -> bool:
-    try:
-        return repo.is_ancestor(pygit2.Oid(hex=commit), tip)
-    except (KeyError, ValueError, pygit2.GitError):
-        return False  # a shallow clone may hold the tag but not its commit
-
-
 def last_release(repo: Repo, name: str) -> versions.Release | None:
     """The highest release of ``name`` that HEAD (or a commit being merged) contains."""
     return last_of(repo, name, tips(repo))
@@ -68,12 +61,7 @@ def last_of(repo: Repo, name: str, heads: list[pygit2.Oid]) -> versions.Release 
         release = _confirmed(repo, name, kept[name], heads)
         if release is not _UNKNOWN:
             return release  # type: ignore[return-value]
-    found = None
-    for tag, version, target in versions.version_refs(repo, name):  # highest first, no object read yet
-        release = versions.release_from(repo.git, tag, name, version, pygit2.Oid(hex=target))
-        if release is not None and any(_contains(repo, tip, release.commit) for tip in heads):
-            found = release
-            break
+    found = versions.highest_reachable(repo, name, heads)
     if section is not None and key is not None:
         answers = dict(kept) if isinstance(kept, dict) else {}
         answers[name] = [found.tag, found.target] if found is not None else None
@@ -93,7 +81,7 @@ def _confirmed(repo: Repo, name: str, kept: Any, heads: list[pygit2.Oid]) -> obj
     if parsed is None or parsed[1].build or not index.is_object_id(target) or _target(repo, tag) != target:
         return _UNKNOWN
     release = versions.release_from(repo.git, tag, name, parsed[1], pygit2.Oid(hex=target))
-    if release is None or not any(_contains(repo, tip, release.commit) for tip in heads):
+    if release is None or not any(versions.contains(repo, tip, release.commit) for tip in heads):
         return _UNKNOWN
     return release
 

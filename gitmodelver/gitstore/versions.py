@@ -382,7 +382,9 @@ def resolve(repo: Repo, arg: str, system_name: str | None = None) -> Release:
 
     A full tag ``NAME@vX.Y.Z`` carries its system, so it resolves whatever ``system_name`` says (a
     repository with several systems shares one ledger: any of them can be deployed from anywhere).
-    ``vX.Y.Z``, ``X.Y.Z`` and digest prefixes are looked up among ``system_name``'s versions.
+    ``vX.Y.Z``, ``X.Y.Z`` and digest prefixes are looked up among ``system_name``'s versions. An exact
+    version is one ref looked up; only digest prefixes and mistakes (answered with the nearest versions)
+    list them all.
     """
     parsed = parse_tag(arg.strip())
     name = parsed[0] if parsed is not None else system_name
@@ -391,18 +393,55 @@ def resolve(repo: Repo, arg: str, system_name: str | None = None) -> Release:
             f"'{arg}' does not say which system it is a version of: give the full tag (NAME@vX.Y.Z), or "
             "pass --system"
         )
+    if arg.strip() == "HEAD":
+        return _at_head(repo, name)
+    exact = _exact(repo, name, arg.strip())
+    if exact is not None:
+        return exact
     releases = list_releases(repo, name)
     if not releases and name != system_name:
         raise UnknownVersion(f"'{arg}' is not a version of any system here: {name} has no releases{LOG}")
-    if arg.strip() == "HEAD":
-        return _at_head(repo, releases, name)
     return find(releases, name, arg)
 
 
-def _at_head(repo: Repo, releases: list[Release], name: str) -> Release:
+def _exact(repo: Repo, name: str, text: str) -> Release | None:
+    """The release an exact version or tag names, from its ref alone; None to look further."""
+    parsed = parse_tag(text)
+    if parsed is not None:
+        version = parsed[1] if parsed[0] == name else None
+    else:
+        try:
+            version = Version.parse(text)
+        except InvalidVersion:
+            version = None
+    if version is None or version.build:
+        return None
+    return Catalog(repo, name).named(format_tag(name, version))
+
+
+def highest_reachable(repo: Repo, name: str, heads: list[pygit2.Oid]) -> Release | None:
+    """The highest release of ``name`` that one of ``heads`` contains: the tag refs sorted by version (no
+    object read), then tag objects read from the highest down only until one is in reach."""
+    for tag, version, target in version_refs(repo, name):
+        release = release_from(repo.git, tag, name, version, pygit2.Oid(hex=target))
+        if release is not None and any(contains(repo, tip, release.commit) for tip in heads):
+            return release
+    return None
+
+
+def contains(repo: Repo, tip: pygit2.Oid, commit: str) -> bool:
+    """Whether ``tip``'s history holds ``commit``; False when it cannot be told (a shallow clone may hold
+    a tag but not its commit)."""
+    try:
+        return repo.is_ancestor(pygit2.Oid(hex=commit), tip)
+    except (KeyError, ValueError, pygit2.GitError):
+        return False
+
+
+def _at_head(repo: Repo, name: str) -> Release:
     """``HEAD`` as a version: the release HEAD contains, highest first (the one HEAD is, after a release)."""
     head = repo.head()
-    found = last_release(repo, releases, head.id if head is not None else None)
+    found = highest_reachable(repo, name, [head.id]) if head is not None else None
     if found is None:
         raise UnknownVersion(f"HEAD contains no release of {name}{LOG}")
     return found
