@@ -306,3 +306,17 @@ def test_during_a_merge_both_sides_count(history: GitRepo) -> None:
     assert _kept(history.path) == {
         history.git("rev-parse", "side").strip(): {NAME: [f"{NAME}@v1.0.2-side.1", side.target]}
     }
+
+
+def test_an_indexed_release_sets_every_field_a_read_one_does(history: GitRepo) -> None:
+    import dataclasses
+
+    _listing(history.path, indexed=True)
+    indexed = versions.list_releases(Repo(history.path), NAME)[0]
+    read = versions.list_releases(Repo(history.path), NAME, indexed=False)[0]
+    assert indexed.facts is not None and read.facts is None
+    for f in dataclasses.fields(versions.Release):
+        assert f.name in indexed.__dict__, f.name
+        if f.compare and f.name != "raw_message":
+            assert getattr(indexed, f.name) == getattr(read, f.name), f.name
+    assert indexed == dataclasses.replace(read, raw_message=None)

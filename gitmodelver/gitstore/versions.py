@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import pygit2
 
@@ -20,9 +20,11 @@ TAG_PREFIX = "refs/tags/"
 LOG = "; `git modelver log` lists the versions"  # what to do about a version that is not there
 
 
-@dataclass(frozen=True)
-class TagFacts:
-    """What a tag object says that listing versions needs, learned once per object (the versions index)."""
+class TagFacts(NamedTuple):
+    """What a tag object says that listing versions needs, learned once per object (the versions index).
+
+    A tuple, stored as a JSON list: ten thousand of them are read at every ``log``.
+    """
 
     commit: str
     tagger: str | None
@@ -33,12 +35,12 @@ class TagFacts:
     trailers: dict[str, str]
 
     def as_json(self) -> list[Any]:
-        return [self.commit, self.tagger, self.time, self.offset, self.signature, self.summary, self.trailers]
+        return list(self)
 
     @classmethod
     def from_json(cls, value: Any) -> TagFacts | None:
         """The facts an index entry holds, or None for an entry of any other shape (then read the tag)."""
-        if not isinstance(value, list) or len(value) != 7:
+        if type(value) is not list or len(value) != 7:
             return None
         commit, tagger, time, offset, sig, summary, trailers = value
         if (
@@ -52,7 +54,7 @@ class TagFacts:
             or not all(type(v) is str for v in trailers.values())  # JSON keys are always text
         ):
             return None
-        return cls(commit, tagger, time, offset, sig, summary, trailers)
+        return cls._make(value)
 
 
 SIGNATURE_FORMATS = (None, "ssh", "openpgp", "x509")
@@ -195,20 +197,24 @@ def facts_of(release: Release) -> TagFacts:
 def _from_facts(
     repo: pygit2.Repository, tag: str, name: str, version: Version, target: str, facts: TagFacts
 ) -> Release:
-    return Release(
-        tag,
-        name,
-        version,
-        target,
-        facts.commit,
-        True,
-        None,
-        facts.tagger,
-        facts.time,
-        facts.offset,
-        facts,
-        repo,
+    """A release as the index knows it, built without the dataclass's per-field checks (ten thousand of
+    them at every ``log``); the same fields ``Release(...)`` would set."""
+    release = object.__new__(Release)
+    release.__dict__.update(
+        tag=tag,
+        name=name,
+        version=version,
+        target=target,
+        commit=facts.commit,
+        annotated=True,
+        raw_message=None,
+        tagger=facts.tagger,
+        time=facts.time,
+        offset=facts.offset,
+        facts=facts,
+        source=repo,
     )
+    return release
 
 
 def tagged_commit(repo: pygit2.Repository, tag: pygit2.Tag) -> pygit2.Oid | None:
