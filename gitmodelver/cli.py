@@ -69,6 +69,15 @@ def _positive(text: str) -> int:
     return value
 
 
+def _ledger_remote(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--remote",
+        metavar="NAME",
+        help="work on this git remote's ledger: fetch it first, and push what is recorded (default: git "
+        "config modelver.remote; none: the local ledger only)",
+    )
+
+
 def _seconds(text: str) -> float:
     value = float(text)
     if value < 0:
@@ -101,6 +110,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("b", nargs="?", metavar="B", help="to (default WORKTREE)")
 
     _add(sub, "digest", "the state and version digests of the working tree")
+
+    p = _add(
+        sub, "review", "what a pull request will release, and whether each of its commits passes the hooks"
+    )
+    p.add_argument(
+        "--base",
+        metavar="REF",
+        help="compare from here (default: the merge base with origin's default branch)",
+    )
+    p.add_argument(
+        "--format", choices=("md", "json", "text"), default="text", help="md for a PR comment (default: text)"
+    )
 
     p = _add(sub, "release", "lock, compute the bump, write system.version, commit and tag")
     p.add_argument("-m", "--message", help="a line for the tag message")
@@ -181,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("version", metavar="VERSION", help="the version to serve")
     p.add_argument("--env", required=True, metavar="ENV", help="the environment, e.g. prod")
     p.add_argument("--reason", help="why, for the ledger")
+    _ledger_remote(p)
 
     rollout = _add(sub, "rollout", "gradual rollout with automatic rollback")
     actions = rollout.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -212,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="only this environment" if status else "the environment of the rollout",
         )
         p.add_argument("--reason", help="why, for the ledger")
+        _ledger_remote(p)
 
     p = _add(sub, "rollback", "back to the previous stable version (or --to VERSION)")
     p.add_argument("--env", required=True, metavar="ENV", help="the environment to roll back")
@@ -219,12 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--to", metavar="VERSION", help="the version to go back to (default: the previous stable one)"
     )
     p.add_argument("--reason", help="why, for the ledger")
+    _ledger_remote(p)
 
-    _add(sub, "envs", "what every environment serves now")
+    _ledger_remote(_add(sub, "envs", "what every environment serves now"))
 
     p = _add(sub, "asof", "what ENV served at WHEN")
     p.add_argument("when", metavar="WHEN", help="ISO 8601 (UTC when no zone is given), @unixtime or now")
     p.add_argument("--env", required=True, metavar="ENV", help="the environment")
+    _ledger_remote(p)
 
     p = _add(sub, "bisect", "find the first bad version between A and B, then the change that caused it")
     p.add_argument("--good", required=True, metavar="A", help="a version where the command passes")

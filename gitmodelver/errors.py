@@ -102,7 +102,7 @@ class GitFailed(ModelverError):
 class BrokenLedger(CheckFailed):
     """The deployment ledger's events break its rules: a line edited, deleted, forged or out of sequence.
 
-    ``problems`` holds every one found (``events/prod.jsonl:2: seq 1, 3: seq 2 is missing``).
+    ``problems`` holds every one found (``events/prod/00000001.jsonl:2: seq 1, 3: seq 2 is missing``).
     """
 
     def __init__(self, problems: list[str], *, fix: str | None = None, note: str = "") -> None:

@@ -110,6 +110,23 @@ class GitRepo:
         return self.git("tag", "--list").split()
 
 
+def ledger_bytes(path: Path, env: str, rev: str = "modelver/ledger") -> bytes:
+    """An environment's events as raw git sees them: its shards in order, or an older version's file."""
+
+    def git(*args: str, check: bool = False) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(["git", "-C", str(path), *args], capture_output=True, check=check)
+
+    folder = git("ls-tree", "--name-only", "-z", f"{rev}:events/{env}")
+    if folder.returncode != 0:
+        return git("cat-file", "blob", f"{rev}:events/{env}.jsonl", check=True).stdout
+    names = sorted(name for name in folder.stdout.decode().split("\0") if name)
+    return b"".join(git("cat-file", "blob", f"{rev}:events/{env}/{n}", check=True).stdout for n in names)
+
+
+def ledger_lines(path: Path, env: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in ledger_bytes(path, env).splitlines()]
+
+
 def seed(repo: GitRepo, manifest: str = MANIFEST) -> None:
     """A committed system with two prompts."""
     repo.write("modelver.toml", manifest)

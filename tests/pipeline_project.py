@@ -18,7 +18,7 @@ from pathlib import Path
 
 from conftest import SigningKey, sign_with
 from dvc_helpers import dvc
-from helpers import GitRepo
+from helpers import GitRepo, ledger_lines
 
 from gitmodelver.deploy import ledger
 
@@ -185,8 +185,7 @@ def observations(path: Path, rates: dict[str, float], n: int, seed: int = 0) -> 
 
 
 def ledger_events(repo: GitRepo, env: str) -> list[dict[str, object]]:
-    text = repo.git("show", f"modelver/ledger:events/{env}.jsonl")
-    return [json.loads(line) for line in text.splitlines()]
+    return ledger_lines(repo.path, env)
 
 
 def deploy_history(repo: GitRepo, tmp: Path) -> dict[str, str]:

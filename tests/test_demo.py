@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from helpers import ledger_lines
+
 
 def test_demo_walks_the_lifecycle(tmp_path: Path) -> None:
     target = tmp_path / "demo"
@@ -37,15 +39,7 @@ def test_demo_walks_the_lifecycle(tmp_path: Path) -> None:
     ]
     assert all(r["verified"] and r["signer"] == "releaser@demo" for r in rows)
     assert "repository:" in proc.stdout
-    events = [
-        json.loads(line)
-        for line in subprocess.run(
-            ["git", "-C", str(repo), "show", "modelver/ledger:events/prod.jsonl"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.splitlines()
-    ]
+    events = ledger_lines(repo, "prod")
     kinds = [e["type"] for e in events]
     assert kinds[0] == "deploy" and "promote" in kinds and kinds[-1] == "rollback"
     assert events[-1]["traffic"] == {"support-bot@v2.1.0": 100}

@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from helpers import MANIFEST, GitRepo, seed
+from helpers import MANIFEST, GitRepo, ledger_lines, seed
 
 from gitmodelver.deploy import ledger
 from gitmodelver.gitstore.repo import Repo
@@ -56,8 +56,7 @@ def observations(path: Path, rates: dict[str, float], n: int, seed: int = 0) -> 
 
 
 def ledger_events(repo: GitRepo, env: str) -> list[dict[str, object]]:
-    text = repo.git("show", f"modelver/ledger:events/{env}.jsonl")
-    return [json.loads(line) for line in text.splitlines()]
+    return ledger_lines(repo.path, env)
 
 
 def test_deploy_records_an_event_on_the_ledger_branch(released: GitRepo) -> None:
@@ -300,12 +299,14 @@ def test_asof_before_at_between_and_after(released: GitRepo) -> None:
     assert bad.code == 2 and "ISO 8601" in bad.err
 
 
-def test_eight_writers_fifty_events_each(released: GitRepo) -> None:
+def test_eight_writers_fifty_events_each_across_shard_boundaries(released: GitRepo) -> None:
     repo = released
     script = textwrap.dedent(f"""
         import sys
+        from gitmodelver.deploy import shards
         from gitmodelver.deploy.ledger import Ledger
         from gitmodelver.gitstore.repo import Repo
+        shards.SHARD = 7  # small shards: the writers race across a boundary every few events
         book = Ledger(Repo({str(repo.path)!r}))
         me = sys.argv[1]
         for i in range(50):
@@ -322,9 +323,15 @@ def test_eight_writers_fifty_events_each(released: GitRepo) -> None:
     assert len(events) == 400
     assert [e["seq"] for e in events] == list(range(1, 401))
     assert {e["version"] for e in events} == {f"w{w}-{i}" for w in range(8) for i in range(50)}
+    assert [e["at"] for e in events] == sorted(e["at"] for e in events)
     # one commit per event, a straight line of history
     assert repo.git("rev-list", "--count", "modelver/ledger").strip() == "400"
     assert repo.git("rev-list", "--merges", "modelver/ledger").strip() == ""
+    # full shards of 7 named after their first seq, the last one holding the rest
+    names = repo.git("ls-tree", "--name-only", "modelver/ledger:events/load").split()
+    assert names == [f"{first:08d}.jsonl" for first in range(1, 401, 7)]
+    sizes = [repo.git("show", f"modelver/ledger:events/load/{name}").count("\n") for name in names]
+    assert sizes == [7] * 57 + [1]
 
 
 def test_every_event_matches_the_ledger_schema(released: GitRepo, tmp_path: Path) -> None:

@@ -14,16 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import GitRepo, seed
+from helpers import GitRepo, ledger_bytes, seed
 from hookenv import git, install_bin, path_with
 
 from gitmodelver.cli import main
 from gitmodelver.deploy import ledger
 
 LEDGER = "refs/heads/modelver/ledger"
-PROD = "events/prod.jsonl"
+PROD = "events/prod/00000001.jsonl"
 V1, V2 = "support-bot@v1.0.0", "support-bot@v1.1.0"
 RESTORE = f"git fetch origin +{LEDGER}:{LEDGER}"
+ONLY = "only events/<env>/<NNNNNNNN>.jsonl shards belong on the ledger"
 
 
 # --------------------------------------------------------------------------- crafting ledger commits
@@ -247,7 +248,7 @@ def test_a_real_deploy_is_accepted_and_a_tag_may_come_with_its_events(pushed: tu
     assert repo.modelver("deploy", tag, "--env", "staging").code == 0
     proc = push(repo, "main", f"refs/tags/{tag}", LEDGER)
     assert proc.returncode == 0, proc.stderr
-    assert git(bare, "show", f"{LEDGER}:events/staging.jsonl").stdout.count("\n") == 1
+    assert ledger_bytes(bare, "staging", LEDGER).count(b"\n") == 1
 
 
 def test_an_event_pushed_without_its_tag_says_to_push_both(pushed: tuple[GitRepo, Path]) -> None:
@@ -269,15 +270,13 @@ def test_an_event_pushed_without_its_tag_says_to_push_both(pushed: tuple[GitRepo
 def test_only_events_files_and_none_deleted(pushed: tuple[GitRepo, Path]) -> None:
     repo, bare = pushed
     repo.git("update-ref", LEDGER, craft(repo, {"notes.txt": b"hello\n"}))
-    assert "modelver/ledger: notes.txt: only events/<env>.jsonl files belong on the ledger" in rejected(
-        push(repo, LEDGER)
-    )
+    assert f"modelver/ledger: notes.txt: {ONLY}" in rejected(push(repo, LEDGER))
     repo.git(
         "update-ref", LEDGER, craft(repo, {"events/bad name.jsonl": b""}, parent="origin/modelver/ledger")
     )
-    assert "events/bad name.jsonl: only events/<env>.jsonl files" in rejected(push(repo, LEDGER))
+    assert f"events/bad name.jsonl: {ONLY}" in rejected(push(repo, LEDGER))
     repo.git("update-ref", LEDGER, craft(repo, {PROD: None}, parent="origin/modelver/ledger"))
-    assert f"modelver/ledger: {PROD}: deleting an events file is refused" in rejected(push(repo, LEDGER))
+    assert f"modelver/ledger: {PROD}: deleting a shard is refused" in rejected(push(repo, LEDGER))
 
 
 def test_a_new_ledger_is_judged_from_its_first_line(pushed: tuple[GitRepo, Path]) -> None:
@@ -396,7 +395,7 @@ def test_a_sound_ledger_audits_with_a_passing_ledger_check(pushed: tuple[GitRepo
     report = repo.modelver("audit", "--env", "prod", "--format", "json").json()
     assert report["ok"] is True and report["ledger"] == {
         "ok": True,
-        "file": PROD,
+        "file": "events/prod/",
         "problems": [],
         "fix": None,
     }
@@ -437,9 +436,9 @@ def test_the_fix_goes_back_to_the_last_sound_commit_without_a_remote(pushed: tup
 def test_a_judged_file_is_remembered_and_an_append_is_judged_from_there(pushed: tuple[GitRepo, Path]) -> None:
     repo, _ = pushed
     assert repo.modelver("asof", "now", "--env", "prod").code == 0
-    state = json.loads((repo.path / ".git" / "modelver" / "ledger-sound.json").read_text())
+    state = json.loads((repo.path / ".git" / "modelver" / "ledger-sound.json").read_text())["files"]
     blob = repo.git("rev-parse", f"{LEDGER}:{PROD}").strip()
-    assert state["prod"]["blob"] == blob and state["prod"]["seq"] == 2 and state["prod"]["lines"] == 2
+    assert state[PROD]["blob"] == blob and state[PROD]["seq"] == 2 and state[PROD]["lines"] == 2
     # The next file starts with the remembered one: only the appended line is judged, and it is.
     commit_ledger(repo, file_of(repo) + b"not json\n")
     assert repo.modelver("asof", "now", "--env", "prod").code == 1
@@ -473,7 +472,8 @@ def test_a_writer_racing_another_to_create_the_ledger_still_appends(repo: GitRep
 
     event = ledger.Ledger(Repo(repo.path)).append("load", build, "mine")
     assert event.seq == 2 and len(seen) == 2  # the compare-and-swap failed once, then held
-    assert [e["version"] for e in events_of(file_of(repo, path="events/load.jsonl"))] == ["other", "mine"]
+    written = events_of(file_of(repo, path="events/load/00000001.jsonl"))
+    assert [e["version"] for e in written] == ["other", "mine"]
 
 
 # --------------------------------------------------------------------------- the Router

@@ -24,8 +24,8 @@ from gitmodelver.core.filerefs import NON_COMPONENTS
 from gitmodelver.core.manifest import Manifest
 from gitmodelver.core.semver import parse_tag
 from gitmodelver.deploy import ledger as ledger_mod
-from gitmodelver.deploy import ledger_rules, timeline
-from gitmodelver.errors import ManifestError, UsageError
+from gitmodelver.deploy import ledger_sound, timeline
+from gitmodelver.errors import BrokenLedger, ManifestError, UsageError
 from gitmodelver.gitstore import signature, system
 from gitmodelver.gitstore.repo import Repo
 from gitmodelver.gitstore.tree import CommitTree
@@ -39,26 +39,20 @@ def gather(repo: Repo, env: str, since: str | None = None, until: str | None = N
     """The report data for ``env`` over ``[since, until)`` (defaults: the first event, now)."""
     book = ledger_mod.Ledger(repo)
     ledger_mod.check_env(env)
-    read = book.scan(env)  # a broken line fails the report, it does not stop it: the rest still counts
-    events: list[dict[str, Any]] = read.events
-    if not events and read.problems:
-        raise book.broken(env, read.problems)
-    if not events:
-        known = ", ".join(book.envs()) or "none yet"
-        raise UsageError(f"the ledger has no events for '{env}' (environments: {known})")
-    sound = _ledger_check(book, env, read)
     generated = ledger_mod.now()
-    start = ledger_mod.parse_when(since) if since else str(events[0]["at"])
+    period = _Period(book, env)
+    start = ledger_mod.parse_when(since) if since else period.first
     end = ledger_mod.parse_when(until) if until else generated
     if end <= start:
         raise UsageError(f"the period is empty: --since {start} is not before --until {end}")
+    events = period.events(start, end)
     cut = timeline.segments(events, start, end)
     serving = timeline.served(cut)
     decisions = timeline.in_period(events, start, end)
     total = timeline.seconds(start, end)
     found = Auditor(repo, events, decisions).versions(serving, total)
     # The ledger's own problems count as failures too (file:line), so every rendering names them.
-    failed = [v["tag"] for v in found if not v["verification"]["ok"]] + sound["problems"]
+    failed = [v["tag"] for v in found if not v["verification"]["ok"]] + period.sound["problems"]
     return {
         "$schema": SCHEMA_ID,
         "report": "gitmodelver audit",
@@ -67,7 +61,7 @@ def gather(repo: Repo, env: str, since: str | None = None, until: str | None = N
         "env": env,
         "period": {"since": start, "until": end},
         "repository": {"path": str(repo.root), "ledger_ref": ledger_mod.REF, "ledger_tip": str(book.tip())},
-        "ledger": sound,
+        "ledger": period.sound,
         "ok": not failed,
         "summary": {"versions": len(found), "failed": failed, "events": len(decisions)},
         "timeline": [s.as_json() for s in cut],
@@ -77,13 +71,37 @@ def gather(repo: Repo, env: str, since: str | None = None, until: str | None = N
     }
 
 
-def _ledger_check(book: ledger_mod.Ledger, env: str, read: ledger_rules.Scan) -> dict[str, Any]:
-    """Whether the environment's events file obeys the ledger's rules: a gap, an edit or a forged line
-    makes the whole timeline doubtful, whatever each version's own verification says."""
-    if read.ok:
-        return {"ok": True, "file": read.path, "problems": [], "fix": None}
-    problems = [str(p) for p in read.problems]
-    return {"ok": False, "file": read.path, "problems": problems, "fix": book.broken(env, read.problems).fix}
+class _Period:
+    """The environment's events as a report reads them: a sound ledger only over the period's shards; a
+    broken one in full, because a broken line fails the report but does not stop it (the rest still counts,
+    and the ledger check names every problem, file:line)."""
+
+    def __init__(self, book: ledger_mod.Ledger, env: str) -> None:
+        self.book, self.env = book, env
+        self.read: ledger_sound.Verdict | None = None  # the whole environment, when it is broken
+        self.sound: dict[str, Any] = {"ok": True, "file": book.place(env), "problems": [], "fix": None}
+        try:
+            first = book.first_at(env)
+        except BrokenLedger as error:
+            self.read = book.scan(env)
+            first = str(self.read.events[0]["at"]) if self.read.events else None
+            if first is None:
+                raise
+            # A gap, an edit or a forged line makes the whole timeline doubtful, whatever each version's
+            # own verification says.
+            problems = [str(p) for p in self.read.problems]
+            self.sound.update(ok=False, problems=problems, fix=error.fix)
+        if first is None:
+            known = ", ".join(book.envs()) or "none yet"
+            raise UsageError(f"the ledger has no events for '{env}' (environments: {known})")
+        self.first = first
+
+    def events(self, since: str, until: str) -> list[dict[str, Any]]:
+        """The period's events, after the one in force at its start (its split, and the tag objects
+        recorded for the versions serving then)."""
+        if self.read is not None:
+            return self.read.events
+        return [event.data for event in self.book.between(self.env, since, until)]
 
 
 def _event(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -94,7 +112,7 @@ def _event(event: Mapping[str, Any]) -> dict[str, Any]:
 @dataclass
 class Auditor:
     repo: Repo
-    events: list[dict[str, Any]]  # the environment's whole history (tag objects recorded at deploy time)
+    events: list[dict[str, Any]]  # the period's, from the one in force at its start (tag objects recorded)
     decisions: list[Mapping[str, Any]]  # the events in the period
     systems: dict[str, system.System] | None = None
     context: verify.Context = field(init=False)  # the verification of the system being reported

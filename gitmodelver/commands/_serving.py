@@ -9,6 +9,7 @@ from gitmodelver import output
 from gitmodelver.commands import release_system
 from gitmodelver.deploy import ledger
 from gitmodelver.deploy.deployments import VersionRef
+from gitmodelver.deploy.sync import RemoteLedger
 from gitmodelver.errors import CheckFailed
 from gitmodelver.gitstore import versions
 from gitmodelver.gitstore.repo import Repo
@@ -41,7 +42,7 @@ def version_ref(repo: Repo, sys_: System | None, arg: str, *, check: bool = True
 
 
 def record(
-    book: ledger.Ledger,
+    book: ledger.Ledger | RemoteLedger,
     env: str,
     build: Callable[[ledger.Event | None], dict[str, Any]],
     message: str,

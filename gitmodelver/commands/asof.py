@@ -3,14 +3,16 @@ from __future__ import annotations
 import argparse
 
 from gitmodelver import output
-from gitmodelver.deploy import ledger
+from gitmodelver.deploy import ledger, sync
 from gitmodelver.gitstore.repo import Repo
 
 
 def run(args: argparse.Namespace) -> int:
     env = ledger.check_env(args.env)
     when = ledger.parse_when(args.when)
-    event = ledger.Ledger(Repo(args.directory)).asof(env, when)
+    book = ledger.Ledger(Repo(args.directory))
+    sync.connect(book, args.remote)
+    event = book.asof(env, when)
     result = {
         "env": env,
         "at": when,

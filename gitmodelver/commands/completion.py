@@ -24,7 +24,7 @@ _QUERIES = """\
 _git_modelver_list_versions() { git tag --list '*@v*' 2>/dev/null; echo HEAD; }
 _git_modelver_list_envs() {
   git ls-tree --name-only refs/heads/modelver/ledger events/ 2>/dev/null \\
-    | sed -n 's|^events/\\(.*\\)\\.jsonl$|\\1|p'
+    | sed -n -e 's|^events/\\(.*\\)\\.jsonl$|\\1|p' -e 't' -e 's|^events/\\([^/]*\\)$|\\1|p' | sort -u
 }
 _git_modelver_list_systems() { git tag --list '*@v*' 2>/dev/null | sed 's/@v.*//' | sort -u; }
 """

@@ -4,18 +4,19 @@ import argparse
 
 from gitmodelver.commands import open_for
 from gitmodelver.commands._serving import record, version_ref
-from gitmodelver.deploy import deployments, ledger
+from gitmodelver.deploy import deployments, ledger, sync
 
 
 def run(args: argparse.Namespace) -> int:
     repo, sys_ = open_for(args, args.version)
     env = ledger.check_env(args.env)
     book = ledger.Ledger(repo)
+    writer = sync.connect(book, args.remote)
     book.last(env)  # a broken ledger is refused before the slower verification, not after it
     version = version_ref(repo, sys_, args.version)
     who = ledger.actor(repo)
     record(
-        book,
+        writer,
         env,
         lambda prev: deployments.deploy(prev, version, who, args.reason, env=env),
         f"deploy {env}: {version.tag} at 100%",

@@ -4,7 +4,7 @@ import argparse
 from typing import Any
 
 from gitmodelver import output
-from gitmodelver.deploy import deployments, ledger
+from gitmodelver.deploy import deployments, ledger, sync
 from gitmodelver.gitstore.repo import Repo
 
 
@@ -19,6 +19,7 @@ def show(states: dict[str, dict[str, Any]]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     book = ledger.Ledger(Repo(args.directory))
+    sync.connect(book, args.remote)
     tip = book.tip()
     states = {env: deployments.summary(book.last(env, tip)) for env in book.envs()}
     if args.json:

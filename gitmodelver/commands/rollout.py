@@ -11,7 +11,7 @@ from gitmodelver import output
 from gitmodelver.commands import open_for
 from gitmodelver.commands._serving import version_ref
 from gitmodelver.commands.envs import show
-from gitmodelver.deploy import deployments, gates, ledger
+from gitmodelver.deploy import deployments, gates, ledger, sync
 from gitmodelver.errors import CheckFailed, UsageError
 from gitmodelver.gitstore import proc
 from gitmodelver.gitstore.repo import Repo
@@ -64,10 +64,21 @@ def observations(args: argparse.Namespace, system: str) -> list[dict[str, Any]]:
 
 
 def one_step(
-    repo: Repo, sys_: System | None, env: str, rows: list[dict[str, Any]], *, quiet_hold: bool = False
+    repo: Repo,
+    sys_: System | None,
+    env: str,
+    rows: list[dict[str, Any]],
+    *,
+    quiet_hold: bool = False,
+    remote: str | None = None,
 ) -> ledger.Event:
-    """Analyse once and record the verdict; ``quiet_hold`` records no event for an unchanged hold."""
+    """Analyse once and record the verdict; ``quiet_hold`` records no event for an unchanged hold.
+
+    Through a remote, the verdict is recorded on top of the remote's ledger: if another machine changed
+    the rollout meanwhile, the step is judged again against what it recorded (and refused when the
+    rollout is no longer the one analysed)."""
     book = ledger.Ledger(repo)
+    writer = sync.connect(book, remote)
     last = book.last(env)
     current = deployments.require_rolling(last, env=env)
     # Re-verified at every step: a candidate must still be what was released when it gains traffic.
@@ -78,7 +89,7 @@ def one_step(
     if quiet_hold and last is not None and _same_hold(last, result):
         return last
     who = ledger.actor(repo)
-    return book.append(
+    return writer.append(
         env,
         lambda prev: deployments.step(prev, candidate, result, who, env=env),
         f"rollout {env}: {candidate.tag} analysis {result.verdict}",
@@ -116,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
     action = args.action
     if action == "status":
         book = ledger.Ledger(Repo(args.directory))
+        sync.connect(book, args.remote)
         envs = [ledger.check_env(args.env)] if args.env else book.envs()
         tip = book.tip()
         states = {env: deployments.summary(book.last(env, tip)) for env in envs}
@@ -125,12 +137,13 @@ def run(args: argparse.Namespace) -> int:
     # step, watch and abort act on the tags the ledger recorded: full tags, whatever system they are of.
     repo, sys_ = open_for(args, args.version) if action == "start" else (Repo(args.directory), None)
     book = ledger.Ledger(repo)
+    writer = sync.connect(book, args.remote)
     who = ledger.actor(repo)
     if action == "start":
         book.last(env)  # a broken ledger is refused before the slower verification, not after it
         version = version_ref(repo, sys_, args.version)
         steps = _steps(args.steps)
-        event = book.append(
+        event = writer.append(
             env,
             lambda prev: deployments.start(prev, version, steps, who, args.reason, env=env),
             f"rollout {env}: start {version.tag}",
@@ -141,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         stable = version_ref(
             repo, sys_, deployments.require_rolling(book.last(env), env=env)["stable"], check=False
         )
-        event = book.append(
+        event = writer.append(
             env,
             lambda prev: deployments.abort(prev, stable, who, args.reason, env=env),
             f"rollout {env}: abort",
@@ -149,10 +162,23 @@ def run(args: argparse.Namespace) -> int:
         _report(event, args.json)
         return 0
     if action == "step":
-        event = one_step(repo, sys_, env, observations(args, _system_name(book, env)))
+        event = one_step(repo, sys_, env, observations(args, _system_name(book, env)), remote=args.remote)
         _report(event, args.json)
         return _outcome(event)
     return watch(repo, sys_, env, args)
+
+
+def _ended_elsewhere(book: ledger.Ledger, env: str) -> None:
+    """Raise, saying who ended it and why, when the rollout in ``env`` was rolled back or aborted."""
+    last = book.last(env)
+    if last is None or last.get("state") == "rolling" or last.type not in ("rollback", "abort", "deploy"):
+        return
+    what = {"rollback": "rolled back", "abort": "aborted", "deploy": "replaced by a deploy"}[last.type]
+    reason = f": {last.get('reason')}" if last.get("reason") else ""
+    raise CheckFailed(
+        f"the rollout in {env} was {what} by {last.get('actor')} at {last.at} (event {last.seq}){reason}; "
+        f"{env} now serves " + (", ".join(f"{t} {p:g}%" for t, p in last.traffic.items()) or "nothing")
+    )
 
 
 def _system_name(book: ledger.Ledger, env: str) -> str:
@@ -162,11 +188,24 @@ def _system_name(book: ledger.Ledger, env: str) -> str:
 
 
 def watch(repo: Repo, sys_: System | None, env: str, args: argparse.Namespace) -> int:
-    """Step until promoted (exit 0) or rolled back (exit 1); inconclusive steps wait for more data."""
+    """Step until promoted (exit 0) or rolled back (exit 1); inconclusive steps wait for more data.
+
+    Another command (here, or on another machine through the remote) may end the rollout meanwhile: a
+    rollback or an abort stops the watch with exit 1, naming who did it and why."""
     deadline = time.monotonic() + args.timeout if args.timeout else None
+    book = ledger.Ledger(repo)
+    watching = False  # once the rollout was seen in progress, its end is someone else's doing
     while True:
-        name = _system_name(ledger.Ledger(repo), env)
-        event = one_step(repo, sys_, env, observations(args, name), quiet_hold=True)
+        sync.connect(book, args.remote)
+        if watching:
+            _ended_elsewhere(book, env)
+        name = _system_name(book, env)
+        watching = True
+        try:
+            event = one_step(repo, sys_, env, observations(args, name), quiet_hold=True, remote=args.remote)
+        except UsageError:
+            _ended_elsewhere(book, env)  # the rollout ended while this step was being recorded
+            raise
         _report(event, args.json)
         if event.type in ("promote", "rollback"):
             return _outcome(event)

@@ -1,11 +1,16 @@
 """The deployments ledger: branch ``modelver/ledger``, one commit and one JSON line per event (SPEC §7).
 
+An environment's events live in shards of ``shards.SHARD`` lines, ``events/<env>/<NNNNNNNN>.jsonl``: an
+append rewrites the last shard only (or starts the next), so its cost does not grow with the history.
 Appends are compare-and-swap on the branch (``git update-ref NEW OLD``) with retries, so concurrent writers
-never lose an event and ``seq`` stays contiguous per environment. Reads go through pygit2, and every read
-checks the file against the ledger's rules (``ledger_rules``) before trusting a byte of it: a line edited,
-deleted, forged or out of sequence raises ``BrokenLedger`` naming the file and line, with the command that
-restores a sound ledger. The verdict is remembered by blob id (``ledger_sound``), so each line is judged
-once, not at every ``asof``.
+never lose an event and ``seq`` stays contiguous per environment. An older version's single file
+``events/<env>.jsonl`` is read as it is and cut into shards by the first append.
+
+Reads go through pygit2, and every read checks the environment's files against the ledger's rules
+(``ledger_rules``, ``shards.shape``) before trusting a byte of them: a line edited, deleted, forged or out
+of sequence, or a shard misnamed or missing, raises ``BrokenLedger`` naming the file and line, with the
+command that restores a sound ledger. Verdicts are remembered by blob id (``ledger_sound``), so each line
+is judged once, not at every ``asof``; reads then touch only the shards they need.
 """
 
 from __future__ import annotations
@@ -25,7 +30,21 @@ import pygit2
 
 from gitmodelver import advice
 from gitmodelver.deploy import ledger_rules as rules
-from gitmodelver.deploy.ledger_sound import Sound, file_at, last_sound, load_sound, sound_at, store_sound
+from gitmodelver.deploy import shards
+from gitmodelver.deploy.ledger_files import File, Listing, envs, listing, written
+from gitmodelver.deploy.ledger_rules import Tail
+from gitmodelver.deploy.ledger_search import at_or_before, last_line, last_starting_by
+from gitmodelver.deploy.ledger_sound import (
+    Sound,
+    Verdict,
+    judge,
+    last_sound,
+    load_sound,
+    sound_at,
+    split_sounds,
+    store_sound,
+    trusted,
+)
 from gitmodelver.errors import BrokenLedger, Conflict, UsageError
 from gitmodelver.gitstore.proc import first_error_line
 from gitmodelver.gitstore.repo import Repo
@@ -41,10 +60,6 @@ def check_env(env: str) -> str:
     if not ENV_NAME.match(env):
         raise UsageError(f"'{env}' is not a valid environment name ([A-Za-z0-9][A-Za-z0-9._-]*)")
     return env
-
-
-def path_of(env: str) -> str:
-    return f"events/{env}.jsonl"
 
 
 def now() -> str:
@@ -110,8 +125,9 @@ def encode(event: Mapping[str, Any]) -> bytes:
 class Ledger:
     def __init__(self, repo: Repo) -> None:
         self.repo = repo
-        self._sound: dict[str, Sound] = {}  # env -> the last blob of its file judged sound here
-        self._broken: dict[str, BrokenLedger] = {}  # blob -> the error it raised
+        self._sound: dict[str, Sound] = {}  # path -> the last version of that file judged sound here
+        self._loaded = False  # whether the verdicts stored under the state dir are in ``_sound``
+        self._broken: dict[str, BrokenLedger] = {}  # an environment's files (``Listing.key``) -> its error
 
     # ---------------------------------------------------------------- reading
 
@@ -125,37 +141,22 @@ class Ledger:
         tip = tip if tip is not None else self.tip()
         return self.repo.git[tip].peel(pygit2.Tree) if tip is not None else None
 
-    def _file(self, env: str, tip: pygit2.Oid | None) -> tuple[bytes, str | None]:
-        """The environment's events file at ``tip`` (default: the branch), unchecked, and its blob id."""
-        tip = tip if tip is not None else self.tip()
-        return file_at(self.repo, tip, path_of(env)) if tip is not None else (b"", None)
-
-    def blob(self, env: str, tip: pygit2.Oid | None = None) -> bytes:
-        """The environment's events file, checked: BrokenLedger when a line breaks the ledger's rules."""
-        tree = self._tree(tip)
-        entry = tree[path_of(env)] if tree is not None and path_of(env) in tree else None
-        if entry is None:
-            return b""
-        blob = str(entry.id)
-        if blob in self._broken:  # judged already: a Router retrying every second pays nothing
-            raise self._broken[blob]
-        data = blob_data(self.repo.git, entry.id) or b""
-        self._check(env, data, blob)
-        return data
+    def _checked(self, env: str, tip: pygit2.Oid | None = None) -> Verdict:
+        """The environment's files at ``tip`` (default: the branch), judged: BrokenLedger when a line or a
+        shard breaks the ledger's rules."""
+        return self._check(listing(self._tree(tip), env))
 
     def envs(self) -> list[str]:
-        tree = self._tree(None)
-        if tree is None or "events" not in tree:
-            return []
-        folder = self.repo.git[tree["events"].id]
-        if not isinstance(folder, pygit2.Tree):
-            return []
-        return sorted(str(e.name)[: -len(".jsonl")] for e in folder if str(e.name).endswith(".jsonl"))
+        return envs(self._tree(None))
 
-    def scan(self, env: str) -> rules.Scan:
-        """Every line of the environment's file read and judged, problems listed rather than raised."""
-        data, _ = self._file(env, None)
-        return rules.scan(data, path_of(env), env, keep=True)
+    def place(self, env: str) -> str:
+        """Where the environment's events are (``events/<env>/``, or an older version's single file)."""
+        return listing(self._tree(None), env).place
+
+    def scan(self, env: str) -> Verdict:
+        """Every line of every file of the environment read and judged, problems listed rather than raised
+        (``events`` holds the well-shaped ones)."""
+        return self._judge(listing(self._tree(None), env), keep=True)
 
     def events(self, env: str) -> list[Event]:
         found = self.scan(env)
@@ -164,47 +165,85 @@ class Ledger:
         return [Event(event) for event in found.events]
 
     def last(self, env: str, tip: pygit2.Oid | None = None) -> Event | None:
-        data = self.blob(env, tip)
-        end = data.rstrip(b"\n")
-        if not end:
-            return None
-        return Event(json.loads(end[end.rfind(b"\n") + 1 :]))
+        """The environment's last event: only its last shard is read."""
+        return _last_of(self._checked(env, tip), self._data)
+
+    def first_at(self, env: str) -> str | None:
+        """The time of the environment's first event (None: no event yet)."""
+        found = self._checked(env)
+        files = found.listing.files
+        return (found.sounds[files[0].path].first_at or None) if files else None
 
     def asof(self, env: str, when: str) -> Event | None:
-        """The last event at or before ``when``: a binary search over the lines, no replay."""
-        return at_or_before(self.blob(env), when)
+        """The last event at or before ``when``: a binary search over the shards by their first times, then
+        over the lines of the one it falls in. No replay, and one shard read."""
+        found = self._checked(env)
+        index = self._shard_of(found, when)
+        if index < 0:
+            return None
+        line = at_or_before(self._data(found, found.listing.files[index]), when)
+        return Event(json.loads(line)) if line is not None else None
+
+    def between(self, env: str, since: str, until: str) -> list[Event]:
+        """The events of ``[since, until]``, after the one in force at ``since`` (the split a period starts
+        with): only the shards overlapping the period are read."""
+        found = self._checked(env)
+        files = found.listing.files
+        first, last = max(self._shard_of(found, since), 0), self._shard_of(found, until)
+        events = [
+            Event(json.loads(line))
+            for file in files[first : last + 1]
+            for line in self._data(found, file).splitlines()
+        ]
+        start = max((i for i, e in enumerate(events) if e.at <= since), default=0)
+        return [e for e in events[start:] if e.at <= until]
+
+    def _shard_of(self, found: Verdict, when: str) -> int:
+        files = found.listing.files
+        return last_starting_by(len(files), lambda i: found.sounds[files[i].path].first_at, when)
+
+    def _data(self, found: Verdict, file: File) -> bytes:
+        """A judged file's bytes: read once, whether judging read it already or trusted it unread."""
+        if file.path not in found.read:
+            found.read[file.path] = blob_data(self.repo.git, file.oid) or b""
+        return found.read[file.path]
 
     # ---------------------------------------------------------------- checking
 
-    def _check(self, env: str, data: bytes, blob: str) -> Sound:
-        """Judge the file, paying for each line once: a blob already judged sound (in this process, or
+    def _judge(self, found: Listing, *, keep: bool = False) -> Verdict:
+        """Judge the files, paying for each line once: a blob already judged sound (in this process, or
         recorded under the state dir) is trusted, and a file that extends one is judged from there."""
-        known = self._sound.get(env)
-        if known is None or known.blob != blob:
-            known = load_sound(self.repo).get(env, known)
-        if known is not None and known.blob == blob:
-            self._sound[env] = known
-            return known
-        base = known if known is not None and known.prefix_of(data) else Sound()
-        found = rules.scan(data[base.size :], path_of(env), env, base.tail)
-        if found.problems:
-            self._broken[blob] = self.broken(env, found.problems)
-            raise self._broken[blob]
-        return self._remember(env, Sound(blob, len(data), found.tail))
+        if not self._loaded and not trusted(found, self._sound):
+            self._sound = {**load_sound(self.repo), **self._sound}
+            self._loaded = True
+        verdict = judge(self.repo, found, self._sound, keep=keep)
+        if any(self._sound.get(path) != sound for path, sound in verdict.sounds.items()):
+            self._remember(found.env, verdict.sounds)
+        return verdict
 
-    def _remember(self, env: str, sound: Sound) -> Sound:
-        self._sound[env] = sound
-        store_sound(self.repo, env, sound)
-        return sound
+    def _check(self, found: Listing) -> Verdict:
+        if found.key in self._broken:  # judged already: a Router retrying every second pays nothing
+            raise self._broken[found.key]
+        verdict = self._judge(found)
+        if verdict.problems:
+            self._broken[found.key] = self.broken(found.env, verdict.problems)
+            raise self._broken[found.key]
+        return verdict
+
+    def _remember(self, env: str, sounds: Mapping[str, Sound]) -> None:
+        self._sound.update(sounds)
+        if any(path.startswith(shards.folder_of(env) + "/") for path in sounds):
+            self._sound.pop(shards.legacy_path(env), None)  # moved into shards
+        store_sound(self.repo, env, sounds)
 
     def broken(self, env: str, problems: Sequence[rules.Problem]) -> BrokenLedger:
-        """The error for a broken file, with the one command that brings back a sound ledger: the copy of
-        a remote whose file is sound, else the branch moved back to its last sound commit."""
+        """The error for a broken environment, with the one command that brings back a sound ledger: the
+        copy of a remote where it is sound, else the branch moved back to its last sound commit."""
         tip = self.tip()
         listed = [str(p) for p in problems]
         if tip is None:
             return BrokenLedger(listed)
-        known = self._sound.get(env) or load_sound(self.repo).get(env)
+        known = {**load_sound(self.repo), **self._sound}
         for name in self.repo.git.references:
             remote = _remote_of(name)
             target = self.repo.git.references[name].resolve().target if remote else None
@@ -228,14 +267,15 @@ class Ledger:
         attempt = 0
         while True:
             tip = self.tip()
-            # None means no ledger yet, not "whatever the branch is now": another writer may create it.
-            previous = self.last(env, tip) if tip is not None else None
+            # No tip means no ledger yet, not "whatever the branch is now": another writer may create it.
+            found = self._check(listing(self._tree(tip) if tip is not None else None, env))
+            previous = _last_of(found, self._data)
             event = build(previous)
             event["seq"] = previous.seq + 1 if previous else 1
             event["env"] = env
-            # Times never go backwards in a file: asof binary-searches it, and a writer's clock may lag.
+            # Times never go backwards in an environment: asof binary-searches it, and a clock may lag.
             event["at"] = max(event.get("at") or now(), previous.at if previous else "")
-            failure = self._commit(tip, env, event, message)
+            failure = self._commit(tip, found, event, message)
             if failure is None:
                 return Event(event)
             if self.tip() == tip:  # nobody else moved the ref: this is not a race, retrying will not help
@@ -248,34 +288,66 @@ class Ledger:
                 )
             time.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))
 
-    def _commit(self, tip: pygit2.Oid | None, env: str, event: dict[str, Any], message: str) -> str | None:
-        """Write the event's commit and move the ref from ``tip`` to it; None, or why it failed."""
-        git = self.repo.git
-        old, old_blob = self._file(env, tip) if tip is not None else (b"", None)
-        base = self._check(env, old, old_blob) if old_blob is not None else Sound()
+    def _commit(
+        self, tip: pygit2.Oid | None, found: Verdict, event: dict[str, Any], message: str
+    ) -> str | None:
+        """Write the event's commit on ``tip`` (whose files for the environment are ``found``) and move the
+        ref from ``tip`` to it; None, or why it failed. The event goes into the last shard, or starts the
+        next one when that is full; an older version's single file is cut into shards in the same commit."""
+        git, env, seq = self.repo.git, found.listing.env, int(event["seq"])
+        first = shards.first_of(seq)
         line = encode(event)
         # What we write obeys the rules the server and every reader apply: a bad event is a bug here.
-        added = rules.scan(line, path_of(env), env, base.tail)
+        start = Tail(seq - first, found.tail.seq, found.tail.at)
+        added = rules.scan(line, shards.shard_path(env, first), env, start)
         if added.problems:
             raise UsageError(
                 f"refusing to record an event that breaks the ledger's rules: {added.problems[0]}"
             )
-        data = old + line
-        blob = git.create_blob(data)
-        base_tree = self._tree(tip) if tip is not None else None
-        index = pygit2.Index()
-        if base_tree is not None:
-            index.read_tree(base_tree)
-        index.add(pygit2.IndexEntry(path_of(env), blob, pygit2.enums.FileMode.BLOB))
-        tree = index.write_tree(git)
+        contents = _shards_after(found, first, line, self._data)
+        blobs = {number: (git.create_blob(data), data) for number, data in contents.items()}
+        tree = written(
+            git, self._tree(tip) if tip is not None else None, env, {n: b[0] for n, b in blobs.items()}
+        )
         actor = _signature(self.repo)
         commit = git.create_commit(None, actor, actor, message, tree, [tip] if tip is not None else [])
         old_tip = str(tip) if tip is not None else "0" * 40
         result = self.repo.run("update-ref", "-m", message, REF, str(commit), old_tip, check=False)
         if result.returncode != 0:
             return first_error_line(result.err)
-        self._remember(env, Sound(str(blob), len(data), added.tail))
+        if found.listing.legacy is not None:
+            self._remember(env, split_sounds(env, blobs))
+        else:
+            path = shards.shard_path(env, first)
+            before = (
+                found.sounds[path].before if path in found.sounds else Tail(0, found.tail.seq, found.tail.at)
+            )
+            first_at = found.sounds[path].first_at if path in found.sounds else str(event["at"])
+            sound = Sound(str(blobs[first][0]), len(contents[first]), before, added.tail, first_at)
+            self._remember(env, {**found.sounds, path: sound})
         return None
+
+
+def _last_of(found: Verdict, data: Callable[[Verdict, File], bytes]) -> Event | None:
+    """The last event of judged files: the last line of the last one."""
+    if not found.listing.files:
+        return None
+    line = last_line(data(found, found.listing.files[-1]))
+    return Event(json.loads(line)) if line else None
+
+
+def _shards_after(
+    found: Verdict, first: int, line: bytes, data: Callable[[Verdict, File], bytes]
+) -> dict[int, bytes]:
+    """The shards an append writes (first seq -> content): the last one with the line added, or a new one
+    holding it; with an older version's single file, all of its lines cut into shards and the line."""
+    legacy = found.listing.legacy
+    if legacy is not None:
+        return dict(shards.split(data(found, legacy) + line))
+    files = found.listing.files
+    if files and files[-1].first == first:
+        return {first: data(found, files[-1]) + line}
+    return {first: line}
 
 
 def _failed(env: str, failure: str) -> Conflict:
@@ -311,39 +383,3 @@ def actor(repo: Repo) -> str:
     name = os.environ.get("GIT_AUTHOR_NAME") or repo.config("user.name") or os.environ.get("USER", "unknown")
     email = os.environ.get("GIT_AUTHOR_EMAIL") or repo.config("user.email")
     return f"{name} <{email}>" if email else name
-
-
-_AT = re.compile(rb'\{"at":"([^"]*)"')
-
-
-def _line_at(data: bytes, pos: int) -> tuple[int, int]:
-    """The bounds of the line containing byte ``pos``."""
-    start = data.rfind(b"\n", 0, pos) + 1
-    end = data.find(b"\n", pos)
-    return start, (len(data) if end == -1 else end)
-
-
-def _time_of(line: bytes) -> bytes:
-    """The line's ``at``: found without parsing in what ``encode`` writes, parsed in any other order."""
-    match = _AT.match(line)
-    return match.group(1) if match else str(json.loads(line)["at"]).encode()
-
-
-def at_or_before(data: bytes, when: str) -> Event | None:
-    """Binary search on byte offsets: lines are in time order, and ``at`` strings sort as times do.
-
-    ``data`` is a checked file: every line an event, none empty, times never going backwards.
-    """
-    key = when.encode()
-    lo, hi = 0, len(data)  # both always at the start of a line
-    best: tuple[int, int] | None = None
-    while lo < hi:
-        start, end = _line_at(data, (lo + hi) // 2)
-        if _time_of(data[start:end]) <= key:
-            best = (start, end)
-            lo = end + 1
-        else:
-            hi = start
-    if best is None:
-        return None
-    return Event(json.loads(data[best[0] : best[1]]))

@@ -1,4 +1,8 @@
-"""What a line of ``events/<env>.jsonl`` must be, and how it must follow the line before it. Pure: no I/O.
+"""What a line of the ledger's events must be, and how it must follow the line before it. Pure: no I/O.
+
+The lines of an environment are those of its shards in order (``events/<env>/<NNNNNNNN>.jsonl``, see
+``shards``), or of the single file an older version wrote; a scan of a shard continues from the ``Tail`` of
+the one before it, so ``seq`` and ``at`` run on across shards.
 
 Shared by the readers (every command and the Router refuse a ledger that breaks these rules) and the
 server's pre-receive, which also checks each new line against the JSON schema and the version tags.
@@ -24,7 +28,6 @@ from typing import Any
 
 # [0-9], not \d: \d takes any Unicode digit, and these strings are compared byte for byte.
 AT_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
-EVENTS_FILE = re.compile(r"events/([A-Za-z0-9][A-Za-z0-9._-]*)\.jsonl")
 TYPES = frozenset({"deploy", "rollout-start", "rollout-step", "promote", "rollback", "abort"})
 REQUIRED = ("seq", "at", "env", "type", "version", "traffic")
 OPTIONAL_TEXT = ("stable", "candidate", "previous_stable", "state")
@@ -36,12 +39,12 @@ SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "ledger-event.sche
 class Problem:
     """One broken line: where, and what is wrong with it."""
 
-    path: str  # events/prod.jsonl
-    line: int
+    path: str  # events/prod/00000001.jsonl
+    line: int  # 0: the file as a whole
     what: str
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.what}"
+        return f"{self.path}:{self.line}: {self.what}" if self.line else f"{self.path}: {self.what}"
 
 
 @dataclass(frozen=True)
@@ -65,12 +68,6 @@ class Scan:
     @property
     def ok(self) -> bool:
         return not self.problems
-
-
-def env_of(path: str) -> str | None:
-    """The environment an events file belongs to, or None when the path is not one."""
-    match = EVENTS_FILE.fullmatch(path)
-    return match.group(1) if match else None
 
 
 def parse_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:

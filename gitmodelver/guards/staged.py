@@ -125,14 +125,30 @@ def _jsonable(data: Any) -> bool:
 
 
 class Staged:
-    def __init__(self, repo: Repo) -> None:
+    """What a commit will hold (the index) beside what it builds on (HEAD's tree).
+
+    ``of_commit`` judges a commit already made the same way: its tree as the index, its first parent's
+    as HEAD's (``review`` checks every commit of a pull request, hooks installed or not).
+    """
+
+    def __init__(
+        self, repo: Repo, index: pygit2.Index | None = None, base: pygit2.Commit | None | bool = True
+    ) -> None:
         self.repo = repo
-        self.index = staged_index(repo)
+        self.index = index if index is not None else staged_index(repo)
         self.tree = IndexView(repo.git, self.index)
-        head = repo.head()
-        self.head_tree: pygit2.Tree | None = head.tree if head is not None else None
+        head = repo.head() if base is True else (base or None)
+        self.head_tree: pygit2.Tree | None = head.tree if isinstance(head, pygit2.Commit) else None
         self.cache = ParsedCache(_cache_path(repo))
         self._head_manifests: dict[str, StagedManifest | None] = {}
+
+    @classmethod
+    def of_commit(cls, repo: Repo, commit: pygit2.Commit) -> Staged:
+        index = pygit2.Index()
+        index.read_tree(commit.tree)
+        index._repo = repo.git  # type: ignore[assignment]  # diff_to_tree needs the repository
+        parent = repo.git[commit.parent_ids[0]] if commit.parent_ids else None
+        return cls(repo, index, parent if isinstance(parent, pygit2.Commit) else False)
 
     def entry(self, path: str) -> pygit2.IndexEntry | None:
         try:
