@@ -259,10 +259,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-weights", action="store_true", help="do not check out DVC-tracked files")
     p.add_argument(
+        "--metric",
+        metavar="NAME",
+        help="judge by the metric NAME in the JSON line each run prints, repeating runs until the "
+        "difference from the ends is significant (a noisy evaluation)",
+    )
+    p.add_argument(
+        "--confidence",
+        type=float,
+        metavar="C",
+        help="with --metric: the chance the answer is right, split over its decisions (default: 0.95)",
+    )
+    p.add_argument(
+        "--runs-per-version",
+        type=_positive,
+        metavar="K",
+        help="with --metric: at most K runs of one version before it is left undecided (default: 24)",
+    )
+    p.add_argument(
+        "--max-runs",
+        type=_positive,
+        metavar="N",
+        help="with --metric: at most N runs in all (default: 2 x K x (ceil(log2(versions - 1)) + 2))",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        metavar="S",
+        help="with --metric: derive each run's MODELVER_SEED from S (default: a new seed, reported)",
+    )
+    p.add_argument(
+        "--lower-is-better", action="store_true", help="with --metric: lower values are better (a loss)"
+    )
+    p.add_argument(
         "cmd",
         nargs=argparse.REMAINDER,
         metavar="-- CMD",
-        help="the test: exit 0 good, 125 skip, 1-127 bad, 128+ abort",
+        help="the test: exit 0 good, 125 skip, 1-127 bad, 128+ abort; with --metric, a JSON line per run",
     )
 
     p = _add(sub, "lineage", "the dependency DAG of a version: data -> stage -> weights -> version")

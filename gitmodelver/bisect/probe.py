@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gitmodelver.bisect.evidence import Observation
 from gitmodelver.bisect.search import Verdict
 from gitmodelver.core.manifest import Manifest
 from gitmodelver.dvc import dvcops
@@ -38,6 +39,7 @@ class Run:
     verdict: Verdict
     seconds: float
     tail: str  # the last lines the command printed, for the log and for error messages
+    observation: Observation | None = None  # what the run measured, when bisecting by a metric
 
 
 def display(argv: Sequence[str]) -> str:

@@ -3,14 +3,15 @@ from the last good to the first bad version taken apart by delta debugging over 
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import posixpath
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from gitmodelver import output
-from gitmodelver.bisect import ddmin, hybrid, probe, search
+from gitmodelver.bisect import ddmin, evidence, hybrid, probe, search
 from gitmodelver.core import manifest
 from gitmodelver.core.diff import Change, bump_level, diff, policy_overrides
 from gitmodelver.errors import UsageError
@@ -39,6 +40,7 @@ class Session:
     workspace: probe.Workspace
     log: probe.StepLog
     steps: list[dict[str, Any]] = field(default_factory=list)
+    metric: str | None = None  # set: each run's output is read for this metric (a noisy evaluation)
 
     def run(self, kind: str, label: str, commit: str, state: str, extra: dict[str, str]) -> probe.Run:
         """Run the command on what the worktree now holds, and log it (before any verdict is acted on)."""
@@ -56,28 +58,52 @@ class Session:
             "commit": commit,
             "digest": state,
         }
+        if "MODELVER_SEED" in extra:
+            entry.update(seed=int(extra["MODELVER_SEED"]), repeat=int(extra["MODELVER_REPEAT"]))
         result = probe.run(self.argv, self.workspace.cwd(), env, self.log.output_file(number), label)
         entry.update(exit=result.code, verdict=result.verdict.value, seconds=round(result.seconds, 3))
         if "MODELVER_HYBRID" in extra:
             entry["changes"] = extra["MODELVER_HYBRID"].split(",") if extra["MODELVER_HYBRID"] else []
+        if self.metric is not None and result.verdict is not search.Verdict.SKIP:
+            result = self._measure(result, entry, label)
         self.steps.append(entry)
         self.log.write({"event": "step", **entry, "output": result.tail})
         return result
 
-    def version(self, release: Release, kind: str) -> probe.Run:
+    def _measure(self, result: probe.Run, entry: dict[str, Any], label: str) -> probe.Run:
+        """Read the metric from the run's output; a run without it stops the bisect (its output kept)."""
+        assert self.metric is not None
+        out = self.log.output_file(entry["n"])
+        try:
+            seen = evidence.read(out.read_text("utf-8", "replace"), self.metric)
+        except evidence.Unreadable as exc:
+            entry.update(verdict="unreadable", error=str(exc))
+            self.steps.append(entry)
+            self.log.write({"event": "step", **entry, "output": result.tail})
+            said = f"exit {result.code}" + (f": {result.tail.splitlines()[-1]}" if result.tail else "")
+            raise UsageError(
+                f"`{probe.display(self.argv)}` on {label} {exc} ({said}); print one JSON line such as "
+                f'{{"{self.metric}": 0.81}} per run (its output: {out})'
+            ) from exc
+        entry.update(verdict="measured", metric=seen.as_json())
+        return dataclasses.replace(result, observation=seen)
+
+    def version(self, release: Release, kind: str, extra: dict[str, str] | None = None) -> probe.Run:
         self.workspace.reset(release.commit)
         if self.weights:
             self.workspace.checkout_weights(self._manifest())
         state = release.state or tree_snapshot(self.tree(release), self.system).state
-        return self.run(kind, release.tag, release.commit, state, {})
+        return self.run(kind, release.tag, release.commit, state, dict(extra or {}))
 
-    def hybrid(self, good: Release, bad: Snapshot, chosen: Sequence[hybrid.Unit]) -> probe.Run:
+    def hybrid(
+        self, good: Release, bad: Snapshot, chosen: Sequence[hybrid.Unit], extra: dict[str, str] | None = None
+    ) -> probe.Run:
         self.workspace.reset(good.commit)
         state = hybrid.apply(self.workspace.path, self.system.file, bad, chosen)
         if self.weights:
             self.workspace.checkout_weights(self._manifest())
-        paths = ",".join(u.path for u in chosen)
-        return self.run("hybrid", f"{good.tag}+hybrid", good.commit, state, {"MODELVER_HYBRID": paths})
+        env = {"MODELVER_HYBRID": ",".join(u.path for u in chosen), **(extra or {})}
+        return self.run("hybrid", f"{good.tag}+hybrid", good.commit, state, env)
 
     def _manifest(self) -> manifest.Manifest:
         text = (self.workspace.path / self.system.file).read_text("utf-8")
@@ -103,6 +129,52 @@ def span(releases: Sequence[Release], good: Release, bad: Release) -> list[Relea
     return sorted(chosen, key=lambda r: r.version.precedence_key)
 
 
+class Judge(Protocol):
+    """How a state is judged good or bad: by one exit code, or statistically by a metric."""
+
+    def ends(self, good: Release, bad: Release) -> bool:
+        """Check both ends; False when there is no regression to bisect (raises when an end is wrong)."""
+        ...
+
+    def version(self, release: Release) -> search.Verdict: ...
+
+    def hybrid(
+        self, good: Release, bad: Snapshot, chosen: Sequence[hybrid.Unit], state: str
+    ) -> ddmin.Result: ...
+
+    def skipped(self) -> list[str]:
+        """The versions stepped around: could not be tested, or (by a metric) left undecided."""
+        ...
+
+    def report(self, result: dict[str, Any], last_good: Release | None, first_bad: Release | None) -> None:
+        """Add what this way of judging knows to the result."""
+        ...
+
+
+@dataclass
+class ExitCodes:
+    """One run per state, read like ``git bisect run``: 0 good, 125 skip, 1-127 bad."""
+
+    session: Session
+
+    def ends(self, good: Release, bad: Release) -> bool:
+        _check_end(self.session, good, search.Verdict.GOOD, "--good")
+        _check_end(self.session, bad, search.Verdict.BAD, "--bad")
+        return True
+
+    def version(self, release: Release) -> search.Verdict:
+        return self.session.version(release, "version").verdict
+
+    def hybrid(self, good: Release, bad: Snapshot, chosen: Sequence[hybrid.Unit], state: str) -> ddmin.Result:
+        return OUTCOMES[self.session.hybrid(good, bad, chosen).verdict]
+
+    def skipped(self) -> list[str]:
+        return [s["version"] for s in self.session.steps if s["verdict"] == "skip"]
+
+    def report(self, result: dict[str, Any], last_good: Release | None, first_bad: Release | None) -> None:
+        return None
+
+
 def _check_end(session: Session, release: Release, want: search.Verdict, flag: str) -> None:
     result = session.version(release, f"check-{want.value}")
     if result.verdict is want:
@@ -126,20 +198,19 @@ def _check_end(session: Session, release: Release, want: search.Verdict, flag: s
     )
 
 
-def _search(session: Session, versions_: list[Release]) -> search.Outcome:
+def _search(versions_: list[Release], judge: Judge) -> search.Outcome:
     def progress(index: int, left: int, steps: int) -> None:
         output.step(
             f"bisect: {count(left, 'version')} left, about {count(steps, 'step')}; "
             f"testing {versions_[index].tag}"
         )
 
-    def probe_one(index: int) -> search.Verdict:
-        return session.version(versions_[index], "version").verdict
-
-    return search.search(len(versions_), probe_one, progress)
+    return search.search(len(versions_), lambda index: judge.version(versions_[index]), progress)
 
 
-def _isolate(session: Session, good: Release, bad: Release, units: list[hybrid.Unit]) -> dict[str, Any]:
+def _isolate(
+    session: Session, judge: Judge, good: Release, bad: Release, units: list[hybrid.Unit]
+) -> dict[str, Any]:
     """ddmin over hybrids of ``good`` with subsets of ``units``: the minimal change that turns it bad."""
     good_snap, bad_snap = (tree_snapshot(session.tree(r), session.system) for r in (good, bad))
 
@@ -153,7 +224,7 @@ def _isolate(session: Session, good: Release, bad: Release, units: list[hybrid.U
         chosen = [units[i] for i in subset]
         paths = ", ".join(u.path for u in chosen)
         output.step(f"isolate: testing {len(chosen)} of {len(units)} changes: {paths}")
-        return OUTCOMES[session.hybrid(good, bad_snap, chosen).verdict]
+        return judge.hybrid(good, bad_snap, chosen, str(key(subset)))
 
     found = ddmin.ddmin(len(units), test, key, known)
     culprits = [units[i] for i in found.culprits]
@@ -163,7 +234,8 @@ def _isolate(session: Session, good: Release, bad: Release, units: list[hybrid.U
         "level": bump_level(c for u in culprits for c in u.changes),
         "details": [_culprit(session, good_snap, bad_snap, u) for u in culprits],
         "units": [u.path for u in units],
-        "runs": len(found.tested),
+        "runs": sum(1 for s in session.steps if s["kind"] == "hybrid"),
+        "states": len(found.tested),
         "memo_hits": found.memo_hits,
     }
 
@@ -223,26 +295,34 @@ def _changes(repo: Repo, system: System, good: Release, bad: Release) -> list[Ch
     return diff(old, new, policy_overrides(new))
 
 
-def execute(session: Session, versions_: list[Release], components: bool) -> dict[str, Any]:
+def execute(
+    session: Session, versions_: list[Release], components: bool, judge: Judge | None = None
+) -> dict[str, Any]:
+    judge = judge if judge is not None else ExitCodes(session)
     good, bad = versions_[0], versions_[-1]
     output.step(f"bisect: {len(versions_)} versions from {good.tag} to {bad.tag}; checking both ends")
-    _check_end(session, good, search.Verdict.GOOD, "--good")
-    _check_end(session, bad, search.Verdict.BAD, "--bad")
-    outcome = _search(session, versions_)
-    last_good, first_bad = versions_[outcome.last_good], versions_[outcome.first_bad]
     result: dict[str, Any] = {
         "system": session.system.name,
         "command": session.argv,
         "good": good.tag,
         "bad": bad.tag,
         "versions": len(versions_),
-        "last_good": last_good.tag,
-        "first_bad": None if outcome.ambiguous else first_bad.tag,
-        "candidates": [versions_[i].tag for i in outcome.candidates],
-        "skipped": [s["version"] for s in session.steps if s["verdict"] == "skip"],
-        "changes": [],
-        "culprits": [],
     }
+    if not judge.ends(good, bad):
+        result.update(last_good=None, first_bad=None, candidates=[], skipped=[], changes=[], culprits=[])
+        judge.report(result, None, None)
+        result.update(runs=len(session.steps), steps=session.steps)
+        return result
+    outcome = _search(versions_, judge)
+    last_good, first_bad = versions_[outcome.last_good], versions_[outcome.first_bad]
+    result.update(
+        last_good=last_good.tag,
+        first_bad=None if outcome.ambiguous else first_bad.tag,
+        candidates=[versions_[i].tag for i in outcome.candidates],
+        skipped=judge.skipped(),
+        changes=[],
+        culprits=[],
+    )
     if outcome.ambiguous and components:
         result["note"] = "--components needs one first bad version; skips left a range"
     if not outcome.ambiguous:
@@ -252,8 +332,9 @@ def execute(session: Session, versions_: list[Release], components: bool) -> dic
         if components:
             sides = [plan.released_data(session.repo, r, session.system) for r in (last_good, first_bad)]
             units = hybrid.units(sides[0], sides[1], changes)
-            result["components"] = _isolate(session, last_good, first_bad, units) if units else None
+            result["components"] = _isolate(session, judge, last_good, first_bad, units) if units else None
             result["culprits"] = result["components"]["culprits"] if units else []
+    judge.report(result, None if outcome.ambiguous else last_good, None if outcome.ambiguous else first_bad)
     result["runs"] = len(session.steps)
     result["steps"] = session.steps
     return result
