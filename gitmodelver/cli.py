@@ -69,6 +69,14 @@ def _positive(text: str) -> int:
     return value
 
 
+def _override(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--override-policy",
+        metavar="REASON",
+        help="serve it although the environment's promotion rule does not hold yet; REASON is recorded",
+    )
+
+
 def _ledger_remote(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--remote",
@@ -202,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("version", metavar="VERSION", help="the version to serve")
     p.add_argument("--env", required=True, metavar="ENV", help="the environment, e.g. prod")
     p.add_argument("--reason", help="why, for the ledger")
+    _override(p)
     _ledger_remote(p)
 
     rollout = _add(sub, "rollout", "gradual rollout with automatic rollback")
@@ -211,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--steps", metavar="P,P,…", help="traffic percentages (default: the version's [rollout] steps)"
     )
+    _override(p)
     for name, text in (
         ("step", "analyse observations once and act on the verdict"),
         ("watch", "repeat `step` until promoted (exit 0) or rolled back (exit 1)"),

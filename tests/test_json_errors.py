@@ -64,6 +64,7 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("none", ["status"], 2, "NotARepository"),
     ("released", ["diff", "v1.0"], 2, "UnknownVersion"),
     ("broken", ["digest"], 2, "ManifestError"),
+    ("released", ["review", "--base", "nope"], 2, "UsageError"),
     ("broken", ["release", "--no-sign"], 2, "ManifestError"),
     ("plain", ["log", "--limit", "0"], 2, "BadArguments"),
     ("released", ["show", "v9.9.9"], 2, "UnknownVersion"),

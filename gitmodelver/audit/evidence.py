@@ -105,7 +105,7 @@ class _Period:
 
 
 def _event(event: Mapping[str, Any]) -> dict[str, Any]:
-    keys = ("seq", "at", "type", "version", "traffic", "actor", "reason", "state", "analysis")
+    keys = ("seq", "at", "type", "version", "traffic", "actor", "reason", "state", "analysis", "override")
     return {k: event.get(k) for k in keys if event.get(k) is not None}
 
 

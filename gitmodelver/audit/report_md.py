@@ -34,7 +34,18 @@ def decision_rows(events: Iterable[Mapping[str, Any]]) -> Iterable[tuple[Any, ..
     """A version's rollout events as table rows, the same in every format."""
     for e in events:
         verdict = (e.get("analysis") or {}).get("verdict")
-        yield (e["seq"], e["at"], e["type"], split(e.get("traffic") or {}), verdict, e.get("reason"))
+        yield (e["seq"], e["at"], e["type"], split(e.get("traffic") or {}), verdict, reason(e))
+
+
+def reason(event: Mapping[str, Any]) -> str | None:
+    """The event's reason, and, for a version sent past its promotion rule, that override and what it
+    overrode."""
+    override = event.get("override")
+    if not isinstance(override, Mapping):
+        return event.get("reason")
+    missing = "; ".join(str(m) for m in override.get("missing") or [])
+    said = f"PROMOTION RULE OVERRIDDEN ({override.get('rule')}; missing: {missing}): {override.get('reason')}"
+    return f"{event['reason']}; {said}" if event.get("reason") else said
 
 
 EVENT_COLUMNS = ("seq", "at", "event", "version", "traffic after", "actor", "reason")
@@ -50,7 +61,7 @@ def event_rows(report: Mapping[str, Any]) -> Iterable[tuple[Any, ...]]:
             e.get("version"),
             split(e.get("traffic") or {}),
             e.get("actor"),
-            e.get("reason"),
+            reason(e),
         )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from gitmodelver import output
 from gitmodelver.commands import open_for
-from gitmodelver.commands._serving import version_ref
+from gitmodelver.commands._serving import admit, version_ref, with_override
 from gitmodelver.commands.envs import show
 from gitmodelver.deploy import deployments, gates, ledger, sync
 from gitmodelver.errors import CheckFailed, UsageError
@@ -143,9 +143,13 @@ def run(args: argparse.Namespace) -> int:
         book.last(env)  # a broken ledger is refused before the slower verification, not after it
         version = version_ref(repo, sys_, args.version)
         steps = _steps(args.steps)
+        command = f"git modelver rollout start {version.tag} --env {env}"
+        past = admit(repo, book, env, version.tag, args.override_policy, command)
         event = writer.append(
             env,
-            lambda prev: deployments.start(prev, version, steps, who, args.reason, env=env),
+            with_override(
+                lambda prev: deployments.start(prev, version, steps, who, args.reason, env=env), past
+            ),
             f"rollout {env}: start {version.tag}",
         )
         _report(event, args.json)

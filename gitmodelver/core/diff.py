@@ -25,6 +25,7 @@ DEFAULT_RULES: tuple[tuple[str, str], ...] = (
     ("system", "none"),
     ("policy", "none"),
     ("rollout", "none"),
+    ("promotion", "none"),
     ("*", "minor"),
 )
 

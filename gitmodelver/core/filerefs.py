@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 # Sections that describe how we release and deploy; everything else is a component (SPEC §2).
-NON_COMPONENTS = frozenset({"system", "policy", "rollout"})
+NON_COMPONENTS = frozenset({"system", "policy", "rollout", "promotion"})
 
 
 @dataclass(frozen=True)
