@@ -74,6 +74,8 @@ def test_an_override_is_recorded_and_shows_in_envs_and_audit(ruled: GitRepo) -> 
     assert "rule: after staging for 3s (NOT HELD" in envs
     audit = ruled.modelver("audit", "--env", "prod", "--format", "md")
     assert "PROMOTION RULE OVERRIDDEN" in audit.out and "INC-42 outage fix" in audit.out
+    assert "**Promotion rule overridden** 1 time(s) in the period: events #1." in audit.out
+    assert ruled.modelver("audit", "--env", "prod", "--json").json()["summary"]["overrides"] == [1]
 
 
 def test_the_serving_versions_rule_binds_a_candidate_that_drops_it(ruled: GitRepo) -> None:

@@ -63,7 +63,13 @@ def gather(repo: Repo, env: str, since: str | None = None, until: str | None = N
         "repository": {"path": str(repo.root), "ledger_ref": ledger_mod.REF, "ledger_tip": str(book.tip())},
         "ledger": period.sound,
         "ok": not failed,
-        "summary": {"versions": len(found), "failed": failed, "events": len(decisions)},
+        "summary": {
+            "versions": len(found),
+            "failed": failed,
+            "events": len(decisions),
+            # deploys and rollouts that went past the environment's promotion rule, by seq
+            "overrides": [e["seq"] for e in decisions if isinstance(e.get("override"), Mapping)],
+        },
         "timeline": [s.as_json() for s in cut],
         "events": [_event(e) for e in decisions],
         "versions": found,

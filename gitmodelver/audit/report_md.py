@@ -125,9 +125,18 @@ def header(report: Mapping[str, Any]) -> list[str]:
         "",
         verdict,
         "",
+        *_overrides(summary.get("overrides") or []),
         f"Report digest: `{report['report_digest']}`, the {DIGEST_NOTE}.",
         "",
     ]
+
+
+def _overrides(seqs: Sequence[int]) -> list[str]:
+    """One line on the promotion rule: which events went past it (listed with their reasons below)."""
+    if not seqs:
+        return []
+    shown = ", ".join(f"#{s}" for s in seqs)
+    return [f"**Promotion rule overridden** {len(seqs)} time(s) in the period: events {shown}.", ""]
 
 
 def section(v: Mapping[str, Any]) -> list[str]:
