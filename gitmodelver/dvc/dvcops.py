@@ -7,6 +7,7 @@ never pay for it.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -21,6 +22,7 @@ from typing import Any
 from gitmodelver.core import dvcfiles
 from gitmodelver.core.filerefs import Tree, in_git_dir, join
 from gitmodelver.core.manifest import Manifest
+from gitmodelver.dvc import access
 from gitmodelver.errors import CheckFailed, ModelverError, UsageError
 
 MD5 = "md5"  # DVC 3 outputs: objects under cache/files/md5
@@ -311,29 +313,89 @@ def _config(root: Path) -> Any:
 
 
 @contextmanager
-def _dvc(root: Path) -> Iterator[Any]:
-    """A DVC repository object, with DVC's errors turned into ours."""
+def _dvc(root: Path, remote: str | None = None, *, storage: bool = False) -> Iterator[Any]:
+    """A DVC repository object, with DVC's errors turned into ours.
+
+    ``storage``: the work talks to the DVC remote ``remote`` (None: the default one), so an error about
+    access to it (credentials, profile, endpoint) is explained as such, in one line (``access``).
+    """
     from dvc.config import NoRemoteError, RemoteConfigError
+
+    with access.logged_errors() as logged:
+        try:
+            from dvc.repo import Repo as DvcRepo
+
+            with DvcRepo(str(root)) as dvc_repo:
+                yield dvc_repo
+            if storage and logged:  # DVC went on past a refused transfer: say why it was refused
+                explained = _explain(logged, root, remote)
+                if explained is not None:
+                    raise explained from logged[0]
+        except NoRemoteError as exc:
+            raise UsageError(
+                "no DVC remote is configured: add one with `dvc remote add -d` and its URL"
+            ) from exc
+        except RemoteConfigError as exc:
+            raise UsageError(f"DVC remote: {exc} (`dvc remote list` shows the remotes)") from exc
+        except ModelverError:
+            raise
+        except Exception as exc:
+            translated = _translate(exc, root, remote, storage, logged)
+            if translated is exc:
+                raise
+            raise translated from exc
+
+
+def _translate(
+    exc: Exception, root: Path, remote: str | None, storage: bool, logged: list[BaseException]
+) -> Exception:
+    """Our error for what DVC (or the storage library under it) raised; ``exc`` itself when unknown.
+
+    DVC reports a failed transfer as a count ("2 files failed to upload") and logs each file's error:
+    those logged errors are looked at too, so a key that may read but not write is named as such.
+    """
     from dvc.exceptions import DvcException
 
+    explained = _explain([exc, *logged], root, remote) if storage else None
+    if explained is not None:
+        return explained
+    if isinstance(exc, DvcException):
+        return CheckFailed(f"dvc: {exc} (--debug shows DVC's traceback)")
+    if isinstance(exc, OSError):  # a remote or cache that cannot be read or written: the user's to fix
+        return CheckFailed(
+            f"DVC storage is not usable: {exc} (check the remote's URL with `dvc remote list`, and your "
+            "access to it)"
+        )
+    return exc
+
+
+def _explain(errors: list[BaseException], root: Path, remote: str | None) -> ModelverError | None:
+    described = _describe_remote(root, remote)
+    for candidate in errors:
+        explained = access.explain(candidate, root, described, lambda: _probe(root, remote))
+        if explained is not None:
+            return explained
+    return None
+
+
+def _describe_remote(root: Path, remote: str | None) -> access.Remote | None:
+    try:
+        return access.describe(_config(root), remote)
+    except ModelverError:
+        return None
+
+
+def _probe(root: Path, remote: str | None) -> BaseException | None:
+    """One listing of the remote, to learn why it refused a request whose answer had no body."""
     try:
         from dvc.repo import Repo as DvcRepo
 
         with DvcRepo(str(root)) as dvc_repo:
-            yield dvc_repo
-    except NoRemoteError as exc:
-        raise UsageError("no DVC remote is configured: add one with `dvc remote add -d` and its URL") from exc
-    except RemoteConfigError as exc:
-        raise UsageError(f"DVC remote: {exc} (`dvc remote list` shows the remotes)") from exc
-    except ModelverError:
-        raise
-    except DvcException as exc:
-        raise CheckFailed(f"dvc: {exc} (--debug shows DVC's traceback)") from exc
-    except OSError as exc:  # a remote or cache that cannot be read or written: the user's to fix
-        raise CheckFailed(
-            f"DVC storage is not usable: {exc} (check the remote's URL with `dvc remote list`, and your "
-            "access to it)"
-        ) from exc
+            odb = _remote_odb(dvc_repo, remote, MD5)
+            odb.fs.ls(odb.path)
+    except Exception as exc:
+        return exc
+    return None
 
 
 def _hash_infos(objs: Iterable[Obj]) -> list[Any]:
@@ -350,7 +412,7 @@ def remote_missing(root: Path, objs: Iterable[Obj], remote: str | None) -> list[
     """The objects the DVC remote does not hold."""
     objs = list(objs)
     missing: list[Obj] = []
-    with _dvc(root) as dvc_repo:
+    with _dvc(root, remote, storage=True) as dvc_repo:
         for hash_name in {o.hash_name for o in objs}:
             group = [o for o in objs if o.hash_name == hash_name]
             odb = _remote_odb(dvc_repo, remote, hash_name)
@@ -363,11 +425,11 @@ def remote_reader(root: Path, remote: str | None) -> Any:
     """A function reading one object's bytes from the remote (for ``.dir`` listings the cache lacks)."""
 
     def read(obj: Obj) -> bytes | None:
-        with _dvc(root) as dvc_repo:
+        with _dvc(root, remote, storage=True) as dvc_repo:
             odb = _remote_odb(dvc_repo, remote, obj.hash_name)
             try:
                 return bytes(odb.fs.cat_file(odb.oid_to_path(obj.md5)))
-            except (OSError, FileNotFoundError):
+            except FileNotFoundError:  # a refusal is no absence: _dvc says what it is
                 return None
 
     return read
@@ -380,12 +442,57 @@ def remote_md5s(root: Path, objs: Iterable[Obj], remote: str | None) -> dict[tup
     """
     found: dict[tuple[str, str], str | None] = {}
     unique = {(o.md5, o.hash_name): o for o in objs}
-    with _dvc(root) as dvc_repo:
+    with _dvc(root, remote, storage=True) as dvc_repo:
         for hash_name in sorted({h for _, h in unique}):
             odb = _remote_odb(dvc_repo, remote, hash_name)
             for md5, _ in sorted(k for k in unique if k[1] == hash_name):
                 found[(md5, hash_name)] = _md5_remote(odb, md5)
     return found
+
+
+def remote_stated_md5s(root: Path, objs: Iterable[Obj], remote: str | None) -> dict[tuple[str, str], str]:
+    """The MD5 the remote's storage states for each object, where it states one, without reading it.
+
+    S3 gives the MD5 of an object uploaded in one part as its ETag (an object uploaded in parts, or
+    encrypted with a KMS or customer key, has an ETag that is no MD5: those are told apart by shape
+    where they can be, and ``verify`` confirms a disagreement by reading the object); Google Cloud
+    Storage gives ``md5Hash``. Other storage states nothing here: only ``--deep`` can tell.
+    """
+    stated: dict[tuple[str, str], str] = {}
+    unique = sorted({(o.md5, o.hash_name) for o in objs})
+    with _dvc(root, remote, storage=True) as dvc_repo:
+        for hash_name in sorted({h for _, h in unique}):
+            odb = _remote_odb(dvc_repo, remote, hash_name)
+            protocol = odb.fs.protocol
+            if not ({protocol} if isinstance(protocol, str) else set(protocol)) & STATES_MD5:
+                continue
+            md5s = [md5 for md5, h in unique if h == hash_name]
+            infos = odb.fs.info([odb.oid_to_path(m) for m in md5s], return_exceptions=True)
+            for md5, info in zip(md5s, infos, strict=True):
+                if isinstance(info, FileNotFoundError):
+                    continue  # the existence query reports it
+                if isinstance(info, BaseException):
+                    raise info
+                value = _stated_md5(info)
+                if value is not None:
+                    stated[(md5, hash_name)] = value
+    return stated
+
+
+STATES_MD5 = {"s3", "gs", "gcs"}  # storage whose object metadata states an MD5
+
+
+def _stated_md5(info: dict[str, Any]) -> str | None:
+    etag = str(info.get("ETag") or info.get("etag") or "").strip('"').lower()
+    if len(etag) == 32 and all(c in "0123456789abcdef" for c in etag):
+        return etag
+    md5_hash = info.get("md5Hash")
+    if isinstance(md5_hash, str):
+        try:
+            return base64.b64decode(md5_hash, validate=True).hex()
+        except ValueError:
+            return None
+    return None
 
 
 def _md5_remote(odb: Any, md5: str) -> str | None:
@@ -394,7 +501,7 @@ def _md5_remote(odb: Any, md5: str) -> str | None:
         with odb.fs.open(odb.oid_to_path(md5), "rb") as f:
             while chunk := f.read(1 << 20):
                 h.update(chunk)
-    except OSError:  # FileNotFoundError included: the existence query reports it
+    except FileNotFoundError:  # the existence query reports it; a refusal is no absence: _dvc says what it is
         return None
     return h.hexdigest()
 
@@ -412,7 +519,7 @@ def pull(root: Path, objs: Iterable[Obj], remote: str | None) -> None:
     infos = _hash_infos(objs)
     if not infos:
         return
-    with _dvc(root) as dvc_repo:
+    with _dvc(root, remote, storage=True) as dvc_repo:
         dvc_repo.cloud.pull(infos, remote=remote or None)
 
 
@@ -420,7 +527,7 @@ def push(root: Path, objs: Iterable[Obj], remote: str | None) -> None:
     infos = _hash_infos(objs)
     if not infos:
         return
-    with _dvc(root) as dvc_repo:
+    with _dvc(root, remote, storage=True) as dvc_repo:
         dvc_repo.cloud.push(infos, remote=remote or None)
 
 
@@ -443,11 +550,18 @@ def share_cache(store: Store, worktree: Path) -> None:
     config.write_text("\n".join(lines) + "\n", "utf-8")
 
 
-def ensure(store: Store, outs: Iterable[Output], remote: str | None) -> list[Obj]:
-    """Make every object of ``outs`` present in the cache, pulling what it lacks; returns them all."""
+def ensure(
+    store: Store, outs: Iterable[Output], remote: str | None, hashes: HashCache | None = None
+) -> list[Obj]:
+    """Make every object of ``outs`` present in the cache, pulling what it lacks; returns them all.
+
+    What was downloaded is hashed before anything uses it (into ``hashes`` when given, so the caller
+    does not hash it again): a remote object changed in place must not become a trusted cache object.
+    """
     outs = list(outs)
     tops = [Obj(o.md5, o.hash_name, o.ref, "", o.path) for o in outs]
-    pull(store.root, [o for o in tops if not store.has(o)], remote)  # directory listings first
+    fetched = [o for o in tops if not store.has(o)]
+    _pull_present(store, fetched, remote)  # directory listings first
     objs: list[Obj] = []
     for out in outs:
         expanded, known = store.expand(out)
@@ -465,7 +579,8 @@ def ensure(store: Store, outs: Iterable[Output], remote: str | None) -> list[Obj
                 f"(`dvc push {out.target}` there)"
             )
         objs += expanded
-    pull(store.root, [o for o in objs if not store.has(o)], remote)
+    lacking = [o for o in objs if not store.has(o)]
+    _pull_present(store, lacking, remote)
     lost = [o for o in objs if not store.has(o)]
     if lost:
         first = lost[0]
@@ -474,7 +589,43 @@ def ensure(store: Store, outs: Iterable[Output], remote: str | None) -> list[Obj
             f"{remote_url(store.root, remote)}, e.g. {first.where} ({first.md5}): push them from a clone "
             "that has them (`git modelver push` there)"
         )
+    _check_fetched(store, [o for o in (*fetched, *lacking) if not o.is_dir], remote, hashes)
     return objs
+
+
+def _pull_present(store: Store, objs: list[Obj], remote: str | None) -> None:
+    """Pull ``objs``, once the remote said it has every one: DVC would try a missing one and fail
+    on its temporary file, naming no object."""
+    if not objs:
+        return
+    missing = remote_missing(store.root, objs, remote)
+    if missing:
+        named = "; ".join(f"{o.where} ({o.md5})" for o in missing[:5])
+        raise CheckFailed(
+            f"{len(missing)} DVC object(s) are neither in the DVC cache nor on remote "
+            f"{remote_url(store.root, remote)}: {named}: push them from a clone that has them "
+            "(`git modelver push` there)"
+        )
+    pull(store.root, objs, remote)
+
+
+def _check_fetched(store: Store, objs: list[Obj], remote: str | None, hashes: HashCache | None) -> None:
+    """Downloaded objects hash to their names, or they leave the cache again and the remote is named."""
+    bad: list[str] = []
+    for obj in {(o.md5, o.hash_name): o for o in objs}.values():
+        path = store.path(obj)
+        actual = hashes.md5(path) if hashes is not None else md5_file(path)
+        if actual != md5_of(obj.md5):
+            path.unlink(missing_ok=True)
+            bad.append(f"{obj.where}: its object hashes to {actual[:12]}…, not {obj.md5[:12]}…")
+    if hashes is not None:
+        hashes.save()
+    if bad:
+        raise CheckFailed(
+            f"changed on DVC remote {remote_url(store.root, remote)}: {'; '.join(bad[:5])}; nothing was "
+            "kept: delete those remote objects, then `git modelver push` from a clone whose cache passes "
+            "`git modelver verify --deep`"
+        )
 
 
 def ensure_default_remote(root: Path, storage: Path) -> Path | None:

@@ -184,7 +184,7 @@ def _place_output(
     repo: Repo, out: Output, remote: str | None, folder: Path, final: Path, hashes: HashCache
 ) -> None:
     store = Store.open(repo.root)
-    objs = dvcops.ensure(store, [out], remote)
+    objs = dvcops.ensure(store, [out], remote, hashes)
     _remove(final)  # broken or partial: it fails its check, nobody can be using it well
     scratch = folder / f".tmp-{uuid.uuid4().hex}"
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gitmodelver.core.manifest import Manifest
-from gitmodelver.dvc import dvcops
+from gitmodelver.dvc import access, dvcops
 from gitmodelver.errors import ManifestError, ModelverError
 from gitmodelver.gitstore.tree import CommitTree
 from gitmodelver.gitstore.versions import Release
@@ -24,6 +24,7 @@ class DvcChecks:
         self.on_remote_missing: set[tuple[str, str]] = set()
         self.on_remote_md5: dict[tuple[str, str], str | None] = {}  # with ``deep``: the remote bytes' md5
         self.rehashed: dict[str, str] = {}  # object path -> md5, so shared weights hash once per run
+        self.stated = 0  # objects compared with the MD5 their storage states (without --deep)
         # a directory output's md5 -> its files (listings possibly read from the remote), or None and why
         self.listings: dict[str, tuple[list[tuple[str, str]] | None, str]] = {}
 
@@ -39,6 +40,8 @@ class DvcChecks:
         if remote is not None:
             try:
                 checks._query_remote(ctx, store, releases)
+            except access.RemoteAccessError:
+                raise  # credentials, profile, endpoint: the user's to fix before any check means anything
             except ModelverError as exc:
                 checks.error = str(exc)
         return checks
@@ -63,9 +66,27 @@ class DvcChecks:
                 wanted += _objects(out, self.listings.get(out.md5, ([], ""))[0])
         missing = dvcops.remote_missing(store.root, wanted, self.remote)
         self.on_remote_missing = {(o.md5, o.hash_name) for o in missing}
+        present = [o for o in wanted if (o.md5, o.hash_name) not in self.on_remote_missing]
         if self.deep:
-            present = [o for o in wanted if (o.md5, o.hash_name) not in self.on_remote_missing]
             self.on_remote_md5 = dvcops.remote_md5s(store.root, present, self.remote)
+        else:
+            self._compare_stated(store, present)
+
+    def _compare_stated(self, store: dvcops.Store, present: list[dvcops.Obj]) -> None:
+        """Objects whose stored MD5 (S3's ETag, …) disagrees with their name are read to confirm it.
+
+        An ETag that is no MD5 of the bytes (a KMS-encrypted object) reads back fine: from then on this
+        remote's ETags are not believed, so such a bucket costs one download, never a false report.
+        """
+        stated = dvcops.remote_stated_md5s(store.root, present, self.remote)
+        self.stated = len(stated)
+        by_key = {(o.md5, o.hash_name): o for o in present}
+        for key in sorted(k for k, value in stated.items() if value != dvcops.md5_of(k[0])):
+            actual = dvcops.remote_md5s(store.root, [by_key[key]], self.remote).get(key)
+            if actual == dvcops.md5_of(key[0]):
+                self.stated = 0
+                return
+            self.on_remote_md5[key] = actual
 
     def checks(self, release: Release, m: Manifest, tree: CommitTree) -> list[Check]:
         names = (["dvc-cache", "dvc-rehash"] if self.deep else []) + (
@@ -159,9 +180,10 @@ class DvcChecks:
         problems += unlisted[:5]
         if problems:
             return Check("dvc-remote", False, "; ".join(problems))
-        return Check(
-            "dvc-remote", True, f"{count} object(s) on {url}" + (", each rehashed" if self.deep else "")
+        how = (
+            ", each rehashed" if self.deep else ", their MD5 as the storage states it" if self.stated else ""
         )
+        return Check("dvc-remote", True, f"{count} object(s) on {url}{how}")
 
 
 def _objects(out: dvcops.Output, entries: list[tuple[str, str]] | None) -> list[dvcops.Obj]:

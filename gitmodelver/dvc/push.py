@@ -7,6 +7,7 @@ holds every object before any ref moves: a tag never reaches the Git remote befo
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from typing import Any
 
 import pygit2
 
+from gitmodelver import advice
 from gitmodelver.dvc import dvcops
 from gitmodelver.errors import CheckFailed, Conflict, ModelverError, UsageError
 from gitmodelver.gitstore import proc, system, versions
@@ -149,11 +151,57 @@ def push_objects(repo: Repo, outs: list[dvcops.Output], dvc_remote: str | None, 
 def _git_push(repo: Repo, remote: str, refspecs: list[str], what: str, *, atomic: bool = False) -> None:
     args = ["push", "--porcelain", *(["--atomic"] if atomic else []), remote, *refspecs]
     result = repo.run(*args, check=False)
-    if result.returncode != 0:
-        raise CheckFailed(
-            f"pushing {what} to {remote} failed: {git_error(result)} (`git fetch {remote}`, merge or rebase, "
-            f"then `git modelver push {remote}`)"
-        )
+    if result.returncode == 0:
+        return
+    refusal = server_refusal(result, remote, what)
+    if refusal is not None:
+        raise refusal
+    raise CheckFailed(
+        f"pushing {what} to {remote} failed: {git_error(result)} (`git fetch {remote}`, merge or rebase, "
+        f"then `git modelver push {remote}`)"
+    )
+
+
+_FIX_AT_END = re.compile(r"\s*\(fix:\s(.+)\)$")  # a hook's "(fix: COMMAND)" at the end of its line
+
+
+def server_said(err: str) -> list[str]:
+    """What the server's hooks said (git shows it as ``remote: …`` lines, padded with spaces), without
+    the closing count gitmodelver's own hook adds."""
+    lines = [line.removeprefix("remote:").strip() for line in err.splitlines() if line.startswith("remote:")]
+    return [line for line in lines if line and not line.startswith("modelver: ")]
+
+
+def server_refusal(result: proc.ProcessResult, remote: str, what: str) -> ServerRefused | None:
+    """The server's own reasons, in one line, when a hook there refused the push; its fixes become ours.
+
+    Fetching and merging, the advice for a branch that moved on, is no answer to a server's rule.
+    """
+    if "[remote rejected]" not in result.out and "hook declined" not in result.err:
+        return None
+    said = server_said(result.err)
+    if not said:
+        return None
+    reasons, fixes = [], []
+    for line in said:
+        found = _FIX_AT_END.search(line)
+        if found:
+            fixes.append(found.group(1))
+            line = line[: found.start()]
+        reasons.append(line)
+    return ServerRefused(
+        f"{remote} refused {what}: {'; '.join(reasons)}",
+        reasons,
+        fix=advice.chain(*dict.fromkeys(fixes)) if fixes else None,
+    )
+
+
+class ServerRefused(CheckFailed):
+    """A hook on the Git server refused the push; ``problems`` holds each reason it gave."""
+
+    def __init__(self, message: str, problems: list[str], *, fix: str | None = None) -> None:
+        super().__init__(message, fix=fix)
+        self.problems = problems
 
 
 def git_error(result: proc.ProcessResult) -> str:

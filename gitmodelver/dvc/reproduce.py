@@ -94,11 +94,12 @@ def reproduce(
     """A new worktree at ``release`` in ``dest``, with its weights, verified."""
     outs = _outputs(repo, system, release) if weights else []
     _check_dest(dest)
-    store = _fetch(repo.root, outs, remote, say) if outs and (repo.root / ".dvc").is_dir() else None
+    hashes = HashCache(repo.state_dir() / "hashes.json")
+    store = _fetch(repo.root, outs, remote, say, hashes) if outs and (repo.root / ".dvc").is_dir() else None
     repo.run("worktree", "add", "--detach", str(dest), release.commit)
     try:
         if outs and store is None:  # DVC only in the version, not in the main checkout
-            store = _fetch(dest, outs, remote, say)
+            store = _fetch(dest, outs, remote, say, hashes)
         done = _checkout(repo, store, dest, outs, deep, say) if store is not None else []
     except BaseException:
         repo.run("worktree", "remove", "--force", str(dest), check=False)
@@ -126,7 +127,7 @@ def _check_dest(dest: Path) -> None:
         raise UsageError(f"{dest} already exists and is not empty: choose a new folder for --to")
 
 
-def _fetch(root: Path, outs: list[Output], remote: str | None, say: Say) -> Store:
+def _fetch(root: Path, outs: list[Output], remote: str | None, say: Say, hashes: HashCache) -> Store:
     """Make the cache of ``root`` hold every object of ``outs``, downloading what it lacks."""
     store = Store.open(root)
     # An output lacks something when its object, or one file its directory listing names, is not cached.
@@ -135,7 +136,7 @@ def _fetch(root: Path, outs: list[Output], remote: str | None, say: Say) -> Stor
         size = sum(o.size or 0 for o in lacking)
         url = dvcops.remote_url(root, remote)
         say(f"fetching {len(lacking)} output(s) ({dvcops.human(size)}) from DVC remote {url}")
-    objs = dvcops.ensure(store, outs, remote)
+    objs = dvcops.ensure(store, outs, remote, hashes)
     if len(objs) > len(outs) and not lacking:
         say(f"{len(objs)} object(s) in the DVC cache")
     return store
