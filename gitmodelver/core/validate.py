@@ -1,4 +1,5 @@
-"""Manifest validation: the JSON Schema plus the path rules, every problem at once, with TOML lines.
+"""Manifest validation: the TOML read (plain TOML fast, the rest by tomllib), the JSON Schema (see
+``schema_cache``) plus the path rules, every problem at once, with TOML lines.
 
 Each problem is one line ``{file}:{line}: {location}: {message}`` where the location is JSON-pointer-like
 (``/base_model/revision``), so editors and CI annotate the right line and people read what to change.
@@ -6,24 +7,23 @@ Each problem is one line ``{file}:{line}: {location}: {message}`` where the loca
 
 from __future__ import annotations
 
-import datetime
-import difflib
-import functools
-import json
 import math
 import posixpath
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from gitmodelver.core import schema_cache
 from gitmodelver.core.filerefs import FileRef, in_git_dir, iter_file_refs
 from gitmodelver.core.tomlpos import line_index, line_of
 from gitmodelver.errors import ManifestError
 
-SCHEMA_PATH = Path(__file__).parent.parent / "schemas" / "manifest.schema.json"
+SCHEMA_PATH = schema_cache.SCHEMA_PATH
+manifest_schema = schema_cache.manifest_schema
+Problem = schema_cache.Problem
+Location = schema_cache.Location
 # How deep keys may nest (SPEC §2 needs 4): enough for any real table, and far from where tomllib,
 # jsonschema or the diff would run out of stack.
 MAX_DEPTH = 32
@@ -34,35 +34,11 @@ INT_MESSAGE = "an integer outside TOML's 64-bit range (-2^63 to 2^63-1)"
 NAN_MESSAGE = "nan and inf have no canonical form (digests are canonical JSON); use a finite number"
 _LONG_NUMBER = re.compile(r"[0-9][0-9_]{4299,}")
 
-Location = tuple[str | int, ...]
-
 # tomllib appends the position to its message; we move it to the front like every other problem.
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 _TOML_AT_END = " (at end of document)"
 # `C:/x` is absolute on Windows and must not be read as a relative path on POSIX.
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
-
-_TYPE_NAMES = {
-    "object": "a table",
-    "array": "an array",
-    "string": "a string",
-    "integer": "an integer",
-    "number": "a number",
-    "boolean": "true or false",
-    "null": "nothing",
-}
-_BOUNDS = {
-    "minimum": "at least",
-    "exclusiveMinimum": "more than",
-    "maximum": "at most",
-    "exclusiveMaximum": "less than",
-}
-
-
-@dataclass(frozen=True)
-class Problem:
-    location: Location
-    message: str
 
 
 # --------------------------------------------------------------------------- public API
@@ -71,6 +47,10 @@ class Problem:
 def parse_toml(text: str, file: str) -> dict[str, Any]:
     """The manifest's data; malformed TOML, TOML nested deeper than ``MAX_DEPTH`` and integers TOML cannot
     hold become a ManifestError with their line, before anything else reads the data."""
+    data = plain_toml(text)  # manifests are nearly always plain TOML, read fast and with a sound shape
+    if data is not None:
+        _shaped[0] = data
+        return data
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -84,7 +64,13 @@ def parse_toml(text: str, file: str) -> dict[str, Any]:
     if problem is not None:
         index = line_index(text)
         raise ManifestError(file, [_render(file, line_of(index, problem.location), problem)])
+    _shaped[0] = data
     return data
+
+
+# The data parse_toml returned last: its shape is known sound, and `manifest.parse` validates it next.
+# (Parsed data is shared and never changed: see ``Manifest``.)
+_shaped: list[Any] = [None]
 
 
 def _malformed(file: str, line: int, message: str) -> ManifestError:
@@ -104,12 +90,35 @@ def shape_problem(data: Mapping[str, Any]) -> Problem | None:
         items = list(value.items() if isinstance(value, Mapping) else enumerate(value))
         if items and len(path) >= MAX_DEPTH:
             return Problem((*path, items[0][0]), DEPTH_MESSAGE)
+        nested = []
         for key, item in items:
-            if isinstance(item, int) and not isinstance(item, bool) and not _INT_MIN <= item <= _INT_MAX:
-                return Problem((*path, key), INT_MESSAGE)
-            if isinstance(item, float) and not math.isfinite(item):
-                return Problem((*path, key), NAN_MESSAGE)
-        stack.extend(((*path, k), v) for k, v in reversed(items) if isinstance(v, Mapping | list))
+            kind = type(item)  # the exact types tomllib makes first: this runs on every value read
+            if kind is str or kind is bool:
+                continue
+            if kind is dict or kind is list:
+                nested.append((key, item))
+            elif kind is int:
+                if not _INT_MIN <= item <= _INT_MAX:
+                    return Problem((*path, key), INT_MESSAGE)
+            elif kind is float:
+                if not math.isfinite(item):
+                    return Problem((*path, key), NAN_MESSAGE)
+            else:
+                problem = _odd_value(item)
+                if problem is not None:
+                    return Problem((*path, key), problem)
+                if isinstance(item, Mapping | list):
+                    nested.append((key, item))
+        stack.extend(((*path, k), v) for k, v in reversed(nested))
+    return None
+
+
+def _odd_value(item: Any) -> str | None:
+    """The shape rules for values of other types (tomlkit's, subclasses of int and float)."""
+    if isinstance(item, int) and not isinstance(item, bool) and not _INT_MIN <= item <= _INT_MAX:
+        return INT_MESSAGE
+    if isinstance(item, float) and not math.isfinite(item):
+        return NAN_MESSAGE
     return None
 
 
@@ -146,11 +155,11 @@ def validate(
     either the manifest's folder is taken to be the repository root. A missing file is not a validation
     problem: the commands that read files report it with more context.
     """
-    shape = shape_problem(data)
+    shape = shape_problem(data) if data is not _shaped[0] else None
     if shape is not None:  # nothing else may read it: the schema and the path rules recurse
         problems = {shape}
     else:
-        schema = [] if schema_known_valid else list(_schema_problems(data))
+        schema = [] if schema_known_valid else list(schema_cache.problems(data))
         problems = {*schema, *_path_problems(data, root, base)}
     if not problems:
         return []
@@ -176,12 +185,6 @@ def check(
         raise ManifestError(file, problems)  # each names its line: what to change is there
 
 
-@functools.lru_cache(maxsize=1)
-def manifest_schema() -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    return schema
-
-
 # --------------------------------------------------------------------------- rendering
 
 
@@ -203,126 +206,164 @@ def _decode_error_position(message: str, text: str) -> tuple[int, str]:
     return max(len(text.splitlines()), 1), message.removesuffix(_TOML_AT_END)
 
 
-# --------------------------------------------------------------------------- schema
+# --------------------------------------------------------------------------- plain TOML, read fast
+# `verify --all` reads every manifest ever released; tomllib, pure Python, reads a small one in a tenth of a
+# millisecond, most of it in per-character calls. Manifests are nearly always plain: table headers, and one
+# `key = value` per line with strings, integers, decimals, booleans, one-line arrays and inline tables of
+# those, each line read here by one regular expression or a few. Anything else (escapes, multi-line values,
+# dates, exponents, dotted keys, a table or key defined twice, ...) is left to tomllib, which also reports
+# every error; so are documents `shape_problem` would refuse. What is read here is what tomllib reads.
+
+MAX_HEADER = 16  # table names this long are left to tomllib (which may nest too deep for MAX_DEPTH)
+
+_WS = r"[ \t]*"
+_KEY = r"[A-Za-z0-9_-]+"
+_COMMENT = r"(?:#[^\x00-\x08\x0a-\x1f\x7f]*)?"  # TOML allows no control character but tab in a comment
+_BASIC = r'"[^"\\\x00-\x08\x0a-\x1f\x7f]*"'  # without escapes
+_LITERAL = r"'[^'\x00-\x08\x0a-\x1f\x7f]*'"
+_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?"  # no sign +, no _, no exponent, no leading zero
+
+_BLANK = re.compile(rf"{_WS}{_COMMENT}")
+_HEADER = re.compile(rf"{_WS}\[{_WS}({_KEY}(?:{_WS}\.{_WS}{_KEY})*){_WS}\]{_WS}{_COMMENT}")
+_PAIR = re.compile(rf"{_WS}({_KEY}){_WS}={_WS}")
+_END = re.compile(rf"{_WS}{_COMMENT}")
+_SCALAR = re.compile(rf"{_BASIC}|{_LITERAL}|{_NUMBER}(?![0-9A-Za-z_.:+-])|true(?![\w-])|false(?![\w-])")
+_SEPARATOR = re.compile(rf"{_WS},{_WS}")
+_INLINE_KEY = re.compile(rf"({_KEY}){_WS}={_WS}")
+_SPACE = re.compile(_WS)
+_SCALAR_TEXT = rf"{_BASIC}|{_LITERAL}|{_NUMBER}|true|false"
+# the usual line, in one match: `key = scalar`, maybe a comment
+_SIMPLE = re.compile(rf"{_WS}({_KEY}){_WS}={_WS}({_SCALAR_TEXT}){_WS}{_COMMENT}")
 
 
-@functools.lru_cache(maxsize=1)
-def _validator() -> Any:
-    import jsonschema  # lazy: hooks that never validate a manifest must not pay for this import
-
-    base = jsonschema.Draft202012Validator
-    # TOML tells integers from floats: `max_batch_size = 32.0` is not an integer, whatever JSON says.
-    # Tables may come from tomlkit (Mapping subclasses), not only dicts.
-    checker = base.TYPE_CHECKER.redefine_many({"integer": _is_integer, "object": _is_table})
-    return jsonschema.validators.extend(base, type_checker=checker)(manifest_schema())
+class _NotPlain(Exception):
+    """Not in the subset: tomllib reads it."""
 
 
-def _is_integer(checker: object, instance: object) -> bool:
-    return isinstance(instance, int) and not isinstance(instance, bool)
+def plain_toml(text: str) -> dict[str, Any] | None:
+    """What ``tomllib.loads(text)`` returns, when ``text`` is plain TOML; None when it is not."""
+    text = text.replace("\r\n", "\n")
+    if "\r" in text:
+        return None
+    root: dict[str, Any] = {}
+    table = root
+    inline: set[int] = set()  # inline tables are complete: a header extending one is not plain
+    try:
+        for line in text.split("\n"):
+            simple = _SIMPLE.fullmatch(line)
+            if simple is not None:
+                _put(table, simple.group(1), _scalar(simple.group(2)))
+                continue
+            if _BLANK.fullmatch(line):
+                continue
+            header = _HEADER.fullmatch(line)
+            if header is not None:
+                table = _table(root, [k.strip(" \t") for k in header.group(1).split(".")], inline)
+                continue
+            pair = _PAIR.match(line)
+            if pair is None:
+                return None
+            value, end = _value(line, pair.end())
+            if not _END.fullmatch(line, end):
+                return None
+            _put(table, pair.group(1), value)
+            if type(value) is dict:
+                inline.add(id(value))
+    except _NotPlain:
+        return None
+    return root
 
 
-def _is_table(checker: object, instance: object) -> bool:
-    return isinstance(instance, Mapping)
+def _table(root: dict[str, Any], keys: list[str], inline: set[int]) -> dict[str, Any]:
+    """The table a header opens, made along with the tables above it that do not exist yet."""
+    if len(keys) > MAX_HEADER:
+        raise _NotPlain
+    table = root
+    for key in keys[:-1]:
+        table = table.setdefault(key, {})
+        if type(table) is not dict or id(table) in inline:
+            raise _NotPlain
+    if keys[-1] in table:
+        raise _NotPlain  # defined before, or made by a sub-table's header: tomllib's rules apply
+    new: dict[str, Any] = {}
+    table[keys[-1]] = new
+    return new
 
 
-def _schema_problems(data: Mapping[str, Any]) -> Iterator[Problem]:
-    for error in _validator().iter_errors(data):
-        yield from _explain(error)
+def _put(table: dict[str, Any], key: str, value: Any) -> None:
+    if key in table:
+        raise _NotPlain
+    table[key] = value
 
 
-def _explain(error: Any) -> Iterator[Problem]:
-    """Readable problems for one jsonschema error (one error may name several keys)."""
-    location: Location = tuple(error.absolute_path)
-    keyword: str = error.validator
-    schema = error.schema if isinstance(error.schema, Mapping) else {}
-    instance = error.instance
-    template = _template(schema, keyword)
-    if keyword == "required" and isinstance(instance, Mapping):
-        # jsonschema yields one error per missing key but does not say which; dedupe happens later.
-        for name in error.validator_value:
-            if name not in instance:
-                yield Problem(location, template or f"missing required key {name!r}")
-        return
-    if keyword == "additionalProperties" and error.validator_value is False:
-        for name in _extra_keys(schema, instance):
-            yield Problem((*location, name), _unknown_key(name, schema))
-        return
-    if template:
-        yield Problem(location, template.format(value=_show(instance), type=_toml_type(instance)))
-        return
-    yield Problem(location, _generic_message(keyword, error.validator_value, instance, error.message))
+def _value(line: str, pos: int) -> tuple[Any, int]:
+    scalar = _SCALAR.match(line, pos)
+    if scalar is not None:
+        return _scalar(scalar.group()), scalar.end()
+    opening = line[pos : pos + 1]
+    if opening == "[":
+        return _array(line, pos + 1)
+    if opening == "{":
+        return _inline_table(line, pos + 1)
+    raise _NotPlain
 
 
-def _template(schema: Mapping[str, Any], keyword: str) -> str | None:
-    """The schema's own wording (``x-message``) for a failure of ``keyword``, if it has one."""
-    custom = schema.get("x-message")
-    if isinstance(custom, Mapping):
-        custom = custom.get(keyword)
-    return custom if isinstance(custom, str) else None
+def _scalar(token: str) -> Any:
+    first = token[0]
+    if first == '"' or first == "'":
+        return token[1:-1]
+    if token == "true":
+        return True
+    if token == "false":
+        return False
+    if "." in token:
+        number = float(token)
+        if not math.isfinite(number):  # a decimal of hundreds of digits
+            raise _NotPlain
+        return number
+    if len(token) > 20 or not _INT_MIN <= (number := int(token)) <= _INT_MAX:
+        raise _NotPlain  # beyond 64 bits: tomllib reads it, validate says what is wrong
+    return number
 
 
-def _generic_message(keyword: str, expected: Any, instance: Any, fallback: str) -> str:
-    value = _show(instance)
-    if keyword == "type":
-        wanted = [expected] if isinstance(expected, str) else list(expected)
-        names = " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
-        return f"expected {names}, got {_toml_type(instance)} {value}"
-    if keyword in ("enum", "const"):
-        options = expected if keyword == "enum" else [expected]
-        return f"{value} is not one of {', '.join(_show(o) for o in options)}"
-    if keyword == "pattern":
-        return f"{value} does not match the pattern {expected!r}"
-    if keyword in _BOUNDS:
-        return f"{value} is out of range (must be {_BOUNDS[keyword]} {expected})"
-    if keyword in ("minLength", "minItems", "minProperties"):
-        return "must not be empty" if expected == 1 else f"needs at least {expected} entries"
-    if keyword == "format":
-        return f"{value} is not a valid {expected}"
-    return str(fallback)
+def _array(line: str, pos: int) -> tuple[list[Any], int]:
+    """A one-line array of scalars (a trailing comma allowed), from just after its ``[``."""
+    items: list[Any] = []
+    pos = _SPACE.match(line, pos).end()  # type: ignore[union-attr]
+    while line[pos : pos + 1] != "]":
+        scalar = _SCALAR.match(line, pos)
+        if scalar is None:
+            raise _NotPlain
+        items.append(_scalar(scalar.group()))
+        pos = _SPACE.match(line, scalar.end()).end()  # type: ignore[union-attr]
+        comma = _SEPARATOR.match(line, pos)
+        if comma is not None:
+            pos = comma.end()
+        elif line[pos : pos + 1] != "]":
+            raise _NotPlain
+    return items, pos + 1
 
 
-def _extra_keys(schema: Mapping[str, Any], instance: Any) -> list[str]:
-    if not isinstance(instance, Mapping):
-        return []
-    known = schema.get("properties", {})
-    patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
-    return [k for k in instance if k not in known and not any(p.search(k) for p in patterns)]
-
-
-def _unknown_key(name: str, schema: Mapping[str, Any]) -> str:
-    known = sorted(schema.get("properties", {}))
-    close = difflib.get_close_matches(name, known, n=1)
-    if close:
-        return f"unknown key {name!r} (did you mean {close[0]!r}?)"
-    return f"unknown key {name!r} (known keys: {', '.join(known)})"
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, datetime.date | datetime.time):
-        return value.isoformat()
-    return repr(value)
-
-
-def _toml_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, Mapping):
-        return "table"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, datetime.datetime):
-        return "date-time"
-    if isinstance(value, datetime.date):
-        return "date"
-    if isinstance(value, datetime.time):
-        return "time"
-    return type(value).__name__
+def _inline_table(line: str, pos: int) -> tuple[dict[str, Any], int]:
+    """A one-line inline table of scalars (no trailing comma: TOML has none), from just after its ``{``."""
+    table: dict[str, Any] = {}
+    pos = _SPACE.match(line, pos).end()  # type: ignore[union-attr]
+    if line[pos : pos + 1] == "}":
+        return table, pos + 1
+    while True:
+        key = _INLINE_KEY.match(line, pos)
+        scalar = _SCALAR.match(line, key.end()) if key is not None else None
+        if key is None or scalar is None:
+            raise _NotPlain
+        _put(table, key.group(1), _scalar(scalar.group()))
+        pos = _SPACE.match(line, scalar.end()).end()  # type: ignore[union-attr]
+        comma = _SEPARATOR.match(line, pos)
+        if comma is not None:
+            pos = comma.end()
+        elif line[pos : pos + 1] == "}":
+            return table, pos + 1
+        else:
+            raise _NotPlain
 
 
 # --------------------------------------------------------------------------- path rules

@@ -2,62 +2,117 @@
 
 Only Git objects are read, so this works in a bare repository (server hooks) and never imports DVC;
 DVC comes in only for objects on a remote (``remote``) or rehashing the cache (``deep``).
+
+A run over many versions validates each manifest blob once, derives each version's predecessor from one
+sorted list of the tags, and keeps what it learned in the versions index for the next run
+(``release.verdicts`` says what each kept verdict depends on, and so when it is judged again).
 """
 
 from __future__ import annotations
 
-import hashlib
 import tomllib
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
 import pygit2
 
 from gitmodelver import output
-from gitmodelver.core import digest, evaluation, pins, pipeline
+from gitmodelver.core import digest
 from gitmodelver.core.diff import bump_level, diff, policy_overrides
 from gitmodelver.core.manifest import Manifest, parse
 from gitmodelver.core.semver import LEVELS, level_rank
-from gitmodelver.errors import ManifestError, ModelverError, UsageError
+from gitmodelver.core.validate import plain_toml
+from gitmodelver.errors import ManifestError, ModelverError
 from gitmodelver.gitstore import signature
 from gitmodelver.gitstore.repo import Repo
 from gitmodelver.gitstore.system import System
 from gitmodelver.gitstore.tree import CommitTree
-from gitmodelver.gitstore.versions import TAG_PREFIX, Release, list_releases, previous_release
-from gitmodelver.release.checks import Check, ExtraChecks, VersionReport
+from gitmodelver.gitstore.versions import Release, list_releases
+from gitmodelver.release.checks import (
+    Check,
+    ExtraChecks,
+    VersionReport,
+    digest_check,
+    evaluation_checks,
+    manifest_check,
+    pins_check,
+    pipeline_checks,
+    sequence_check,
+    short,
+)
+from gitmodelver.release.verdicts import Kept, Problems, Verdict
 
-
-def short(oid: str) -> str:
-    return oid[:8]
+# From this many versions on, a run reads the kept version verdicts: for fewer, judging them costs less
+# than reading the whole section.
+MANY = 16
 
 
 @dataclass
 class Context:
-    """What many verifications share: parsed manifests by blob, signature verdicts, the DVC side."""
+    """What many verifications share: manifests by blob, signature verdicts, the tags, the DVC side."""
 
     repo: Repo
     system: System
     signatures: dict[str, signature.Signature] = field(default_factory=dict)
     known: Mapping[str, Release] = field(default_factory=dict)
-    manifests: dict[str, Manifest | ManifestError | None] = field(default_factory=dict)
+    # by blob: the parsed manifest, its problems (each to follow FILE@TAG), or None (not a blob)
+    manifests: dict[str, Manifest | Problems | None] = field(default_factory=dict)
     versions: dict[str, str | None] = field(default_factory=dict)  # by manifest blob, unvalidated
-    # Where texts that passed the schema are remembered (see schema_cache): one version at a time only,
-    # since that cache keeps a few dozen entries and `--all` would churn it.
-    schema_cache: Path | None = None
+    kept: Kept | None = None  # the versions index, for a run over many versions
     extra: ExtraChecks | None = None  # checks beyond Git objects (DVC's, see ``dvc.object_checks``)
+    listed: list[Release] | None = None  # every release of the system, when the caller just listed them
     _candidates: list[Release] | None = None
+    _ladder: tuple[list[Release], list[Any]] | None = None
+    _commits: dict[str, pygit2.Commit | None] = field(default_factory=dict)
 
     def candidates(self) -> list[Release]:
         """The system's releases as refs, with ``known`` ones (not refs yet) in their place."""
         if self._candidates is None:
-            listed = {r.tag: r for r in list_releases(self.repo, self.system.name)}
-            self._candidates = list({**listed, **self.known}.values())
+            releases = self.listed
+            if releases is None:
+                releases = list_releases(self.repo, self.system.name, indexed=False)
+            self._candidates = list({**{r.tag: r for r in releases}, **self.known}.values())
         return self._candidates
 
+    def previous(self, release: Release) -> Release | None:
+        """The release ``release`` follows, derived from Git alone (never from its own trailers): the
+        highest candidate below it by SemVer precedence whose commit a parent of its commit contains.
+
+        The candidates are sorted once for the run; each release looks down from its own place.
+        """
+        commit = self.commit(release.commit)
+        if commit is None:
+            return None
+        parents = commit.parent_ids
+        direct = {str(p) for p in parents}
+        ladder, keys = self.ladder()
+        for i in range(bisect_left(keys, release.version.precedence_key) - 1, -1, -1):
+            candidate = ladder[i]
+            if candidate.tag == release.tag:
+                continue
+            if candidate.commit in direct:  # the usual case: released right after it
+                return candidate
+            found = self.commit(candidate.commit)
+            if found is not None and any(self.repo.is_ancestor(found.id, p) for p in parents):
+                return candidate
+        return None
+
+    def ladder(self) -> tuple[list[Release], list[Any]]:
+        """The candidates by ascending precedence (build metadata is no release), with their keys."""
+        if self._ladder is None:
+            ladder = sorted(
+                (r for r in self.candidates() if not r.version.build), key=lambda r: r.version.precedence_key
+            )
+            self._ladder = ladder, [r.version.precedence_key for r in ladder]
+        return self._ladder
+
     def commit(self, oid: str) -> pygit2.Commit | None:
-        obj = self.repo.git.get(oid)
-        return obj.peel(pygit2.Commit) if obj is not None else None
+        if oid not in self._commits:  # each release's commit is read for itself and for the next release
+            obj = self.repo.git.get(oid)
+            self._commits[oid] = obj.peel(pygit2.Commit) if obj is not None else None
+        return self._commits[oid]
 
     def manifest_at(self, commit: pygit2.Commit, label: str) -> Manifest | None:
         """The manifest in ``commit``; None when it has none; raises ManifestError when invalid."""
@@ -67,22 +122,33 @@ class Context:
             return None
         key = str(entry.id)
         if key not in self.manifests:
-            self.manifests[key] = self._parse(entry.id, label)
+            self.manifests[key] = self._judge(entry.id, label)
         found = self.manifests[key]
-        if isinstance(found, ManifestError):
-            raise found
+        if isinstance(found, tuple):
+            where = f"{self.system.file}@{label}"
+            raise ManifestError(where, [where + problem for problem in found])
         return found
 
-    def _parse(self, oid: pygit2.Oid, label: str) -> Manifest | ManifestError | None:
+    def _judge(self, oid: pygit2.Oid, label: str) -> Manifest | Problems | None:
+        """A manifest blob parsed, validated unless the index knows it valid, and the verdict kept."""
         blob = self.repo.git[oid]
         if not isinstance(blob, pygit2.Blob):
             return None
+        key = str(oid)
+        known = self.kept.manifest(key) if self.kept is not None else None
+        if isinstance(known, tuple):
+            return known
+        where = f"{self.system.file}@{label}"
         try:
-            return parse(blob.data.decode("utf-8"), f"{self.system.file}@{label}", cache=self.schema_cache)
+            text = blob.data.decode("utf-8")
+            found: Manifest | Problems = parse(text, where, trusted=known is True)
         except UnicodeDecodeError:
-            return ManifestError(self.system.file, [f"{self.system.file}@{label}: not UTF-8"])
+            found = (": not UTF-8",)
         except ManifestError as exc:
-            return exc
+            found = tuple(p.removeprefix(where) if p.startswith(where) else f": {p}" for p in exc.problems)
+        if self.kept is not None:
+            self.kept.learn_manifest(key, True if isinstance(found, Manifest) else found)
+        return found
 
     def version_in(self, commit: pygit2.Commit) -> str | None:
         """``system.version`` of a commit's manifest, read without validation (parents of a release)."""
@@ -98,23 +164,13 @@ class Context:
             self.versions[key] = _toml_version(self.repo.git[oid])
         return self.versions[key]
 
-    def release_named(self, tag: str) -> tuple[str, pygit2.Commit] | None:
-        """The commit a tag name points at: a release passed in ``known`` wins over the local ref."""
-        if tag in self.known:
-            commit = self.commit(self.known[tag].commit)
-            return (tag, commit) if commit is not None else None
-        ref = self.repo.git.references.get(TAG_PREFIX + tag)
-        if ref is None:
-            return None
-        try:
-            return tag, ref.peel(pygit2.Commit)
-        except (pygit2.GitError, ValueError):
-            return None
-
 
 def _toml_version(blob: pygit2.Object) -> str | None:
     try:
-        data = tomllib.loads(blob.data.decode("utf-8"))  # type: ignore[attr-defined]
+        text = blob.data.decode("utf-8")  # type: ignore[attr-defined]
+        data = plain_toml(text)
+        if data is None:
+            data = tomllib.loads(text)
         return str(data["system"]["version"])
     except (AttributeError, KeyError, TypeError, ValueError, RecursionError):
         # ValueError: not UTF-8, not TOML, or an integer of thousands of digits; RecursionError: nested
@@ -134,22 +190,12 @@ def verify_release(
     ``known`` names releases that are not refs yet (a pre-receive hook sees a push of several tags),
     so ``Modelver-Previous`` can point at one of them.
     """
-    ctx = Context(repo, system, known=dict(known or {}), schema_cache=_state_dir(repo))
-    return check_release(ctx, release)
-
-
-def _state_dir(repo: Repo) -> Path | None:
-    if repo.bare:
-        return None  # a server's repository is only read
-    try:
-        return repo.state_dir()
-    except OSError:
-        return None  # a read-only repository only loses the shortcut
+    return check_release(Context(repo, system, known=dict(known or {})), release)
 
 
 def manifest_of(repo: Repo, system: System, commit: pygit2.Commit, label: str) -> Manifest | None:
-    """The manifest in ``commit``, validated, with schema verdicts remembered per text (like a verify)."""
-    return Context(repo, system, schema_cache=_state_dir(repo)).manifest_at(commit, label)
+    """The manifest in ``commit``, validated (like a verify)."""
+    return Context(repo, system).manifest_at(commit, label)
 
 
 def verify_releases(
@@ -158,16 +204,23 @@ def verify_releases(
     releases: Iterable[Release],
     *,
     extra: Callable[[Context, list[Release]], ExtraChecks] | None = None,
+    complete: bool = False,
 ) -> list[VersionReport]:
-    """Check many tags sharing parsed manifests, one ``git verify-tag`` per signed tag (verdicts cached).
+    """Check many tags sharing parsed manifests, one ``git verify-tag`` per signed tag (verdicts cached),
+    and what the versions index remembers of them (``release.verdicts``).
 
     ``extra`` makes the checks beyond Git objects once for all of them (``dvc.object_checks.factory``).
+    ``complete``: ``releases`` are every release of the system, just listed: not listed again.
     """
     releases = list(releases)
-    ctx = Context(repo, system, signatures=signature.verify_cached(repo, releases))
+    kept = Kept(repo, versions=len(releases) >= MANY)
+    sigs = signature.verify_cached(repo, releases)
+    ctx = Context(repo, system, signatures=sigs, kept=kept, listed=releases if complete else None)
     if extra is not None:
         ctx.extra = extra(ctx, releases)
-    return [check_release(ctx, r) for r in output.progress(releases, "verify")]
+    reports = [check_release(ctx, r) for r in output.progress(releases, "verify")]
+    kept.save()
+    return reports
 
 
 def check_release(ctx: Context, release: Release) -> VersionReport:
@@ -176,23 +229,72 @@ def check_release(ctx: Context, release: Release) -> VersionReport:
         return VersionReport(
             release.tag, [Check("tag-object", False, f"{release.tag}: commit {release.commit} is missing")]
         )
-    m, problem = _load(ctx, release, commit)
+    previous = ctx.previous(release)
+    verdict = _kept(ctx, release)
+    # a kept level was judged against the release this one followed then: the tags may have changed
+    stale = verdict is not None and verdict.leveled and verdict.previous != _identity(previous)
+    m: Manifest | None = None
+    problem: Check | None = None
+    if verdict is None or stale or ctx.extra is not None:
+        m, problem = _load(ctx, release, commit)
+    keep = True
+    if verdict is None or (stale and m is None):
+        verdict, keep = _judged(ctx, release, commit, m, problem, previous)
+    elif stale:
+        assert m is not None
+        level, keep = _level(ctx, release, m, previous)
+        verdict = verdict.with_level(_identity(previous), level)
+    else:
+        keep = False  # kept already
+    if keep and ctx.kept is not None and release.annotated:
+        ctx.kept.learn_version(release.target, verdict)
+    checks = [_signature(ctx, release, verdict.require_signed), *verdict.checks]
+    if ctx.extra is not None and m is not None and verdict.leveled:
+        checks += ctx.extra.checks(release, m, CommitTree(ctx.repo.git, commit, release.tag))
+    return VersionReport(release.tag, checks)
+
+
+def _kept(ctx: Context, release: Release) -> Verdict | None:
+    """The index's verdict on this tag object, under this name, for this system's manifest path."""
+    if ctx.kept is None or not release.annotated:
+        return None
+    return ctx.kept.version(release.target, release.tag, ctx.system.file)
+
+
+def _identity(release: Release | None) -> tuple[str, str] | None:
+    return (release.tag, release.commit) if release is not None else None
+
+
+def _judged(
+    ctx: Context,
+    release: Release,
+    commit: pygit2.Commit,
+    m: Manifest | None,
+    problem: Check | None,
+    previous: Release | None,
+) -> tuple[Verdict, bool]:
+    """Every check its Git objects decide, and whether the verdict may be kept (it may not when an object
+    it needs is missing: a fetch can bring it)."""
+    if m is None:
+        assert problem is not None
+        unread = (_tag_object(ctx, release, commit), problem)
+        return Verdict(release.tag, ctx.system.file, False, unread, None), True
     # The level check parses the previous release, which is often this commit's parent: do it before
     # the tag-object check reads that parent's version, so the manifest is parsed once.
-    level = _level(ctx, release, m) if m is not None else None
-    checks = [
-        _signature(ctx, release, m),
+    level, keep = _level(ctx, release, m, previous)
+    tree = CommitTree(ctx.repo.git, commit, release.tag)
+    state = digest.state_digest(m.data)
+    checks = (
         _tag_object(ctx, release, commit),
-        problem or _manifest(release, m),
-    ]
-    if m is not None and level is not None:
-        tree = CommitTree(ctx.repo.git, commit, release.tag)
-        checks += [_digest(release, m), _pins(release, m, tree, commit), level]
-        checks += _evaluation(release, m, tree)
-        checks += _pipeline(release, m, tree)
-        if ctx.extra is not None:
-            checks += ctx.extra.checks(release, m, tree)
-    return VersionReport(release.tag, checks)
+        manifest_check(release, m),
+        digest_check(release, m, state),
+        pins_check(release, m, tree),
+        level,
+        *evaluation_checks(release, m, tree, state),
+        *pipeline_checks(release, m, tree),
+    )
+    required = bool(m.policy.get("require_signed"))
+    return Verdict(release.tag, ctx.system.file, required, checks, _identity(previous)), keep
 
 
 def _load(ctx: Context, release: Release, commit: pygit2.Commit) -> tuple[Manifest | None, Check | None]:
@@ -211,9 +313,9 @@ def _load(ctx: Context, release: Release, commit: pygit2.Commit) -> tuple[Manife
     return m, None
 
 
-def _signature(ctx: Context, release: Release, m: Manifest | None) -> Check:
+def _signature(ctx: Context, release: Release, required: bool) -> Check:
+    """Git's verdict on the tag's signature; ``required``: the manifest's policy demands one."""
     sig = ctx.signatures.get(release.tag) or signature.verify(ctx.repo, release)
-    required = bool(m.policy.get("require_signed")) if m is not None else False
     if not sig.signed:
         if required:
             return Check(
@@ -253,7 +355,7 @@ def _tag_object(ctx: Context, release: Release, commit: pygit2.Commit) -> Check:
             f"{ref} points at the tag object of '{name}': the tag was renamed or moved; {fix}",
         )
     if ctx.version_in(commit) == str(release.version):
-        for parent in commit.parents:
+        for parent in filter(None, (ctx.commit(str(p)) for p in commit.parent_ids)):
             if ctx.version_in(parent) == str(release.version):
                 origin = _release_commit(ctx, parent, str(release.version))
                 return Check(
@@ -272,107 +374,13 @@ def _release_commit(ctx: Context, commit: pygit2.Commit, version: str) -> pygit2
     return commit
 
 
-def _manifest(release: Release, m: Manifest | None) -> Check:
-    assert m is not None
-    where = f"{m.file.split('@')[0]} at {short(release.commit)}"
-    ref = f"refs/tags/{release.tag}"
-    if m.name != release.name:
-        return Check(
-            "manifest", False, f"{where} says system.name = {m.name!r}, the tag says {release.name!r}"
-        )
-    if m.version != str(release.version):
-        return Check(
-            "manifest",
-            False,
-            f"{where} says system.version = {m.version!r}, the tag says {release.version}: the tag points "
-            f"at the wrong commit; restore it: `git fetch origin +{ref}:{ref}`",
-        )
-    return Check("manifest", True, f"{where} is valid, version {m.version}")
-
-
-def _digest(release: Release, m: Manifest) -> Check:
-    expected = {
-        "Modelver-Digest": digest.version_digest(m.data),
-        "Modelver-State": digest.state_digest(m.data),
-    }
-    problems = []
-    for trailer, value in expected.items():
-        claimed = release.trailers.get(trailer)
-        if claimed is None:
-            problems.append(f"the tag message has no {trailer} trailer")
-        elif claimed != value:
-            problems.append(
-                f"{trailer} trailer says {digest.short(claimed)}… but the manifest at "
-                f"{short(release.commit)} gives {digest.short(value)}…"
-            )
-    if problems:
-        return Check(
-            "digest",
-            False,
-            "; ".join(problems)
-            + f": the tag message or the manifest was altered (`git modelver show {release.tag}`)",
-        )
-    return Check("digest", True, expected["Modelver-Digest"])
-
-
-def _pins(release: Release, m: Manifest, tree: CommitTree, commit: pygit2.Commit) -> Check:
-    at = short(str(commit.id))
-    problems = []
-    try:
-        computed = pins.compute(m.data, tree, m.base)
-    except UsageError as exc:  # a DVC file naming a path outside the repository: refused, not checked
-        raise UsageError(f"{release.tag}: {exc.message}", fix=exc.fix) from exc
-    for pin in computed:
-        ref = pin.ref
-        what = "hashes to" if ref.kind == "path" else "records"
-        if pin.missing:
-            kind = {"path": "file", "params": "params file"}.get(ref.kind, "DVC output")
-            why = f" ({pin.why})" if pin.why and ref.kind in ("path", "params") else ""
-            problems.append(f"{ref.dotted}: {pin.repo_path} is no {kind} at {at}{why}")
-        elif ref.pin is None:
-            problems.append(f"{ref.pin_path} is not pinned")
-        elif pin.stale and ref.kind == "params":
-            problems.append(f"{ref.pin_path}: {pin.repo_path} at {at} does not hold the values it pins")
-        elif pin.stale:
-            problems.append(
-                f"{ref.pin_path} pins {ref.pin[:12]}… but {_source(pin)} at {at} "
-                f"{what} {str(pin.actual)[:12]}…{_link_text_pin(pin, tree)}"
-            )
-    if problems:
-        return Check(
-            "pins",
-            False,
-            "; ".join(problems) + f": {release.tag} does not match its own files; release again from a "
-            "locked tree (`git modelver lock`, commit, `git modelver release`)",
-        )
-    return Check("pins", True, f"{len(m.refs)} file reference(s) match their pins")
-
-
-def _source(pin: pins.Pin) -> str:
-    if pin.ref.kind == "path" and pin.file != pin.repo_path:
-        return f"{pin.repo_path} (a symlink to {pin.file})"
-    if pin.ref.kind == "path" or pin.repo_path.endswith(".dvc"):
-        return pin.repo_path
-    return f"the DVC record of {pin.repo_path}"
-
-
-def _link_text_pin(pin: pins.Pin, tree: CommitTree) -> str:
-    """A hint for releases made when a symlinked prompt was pinned by the link's own text."""
-    if pin.ref.kind != "path" or pin.file == pin.repo_path:
-        return ""
-    text = tree.blob(pin.repo_path)
-    if text is None or hashlib.sha256(text).hexdigest() != pin.ref.pin:
-        return ""
-    return " (the pin is of the symlink's own text, which says nothing of the prompt)"
-
-
-def _level(ctx: Context, release: Release, m: Manifest) -> Check:
-    """The level the tag claims, against the diff from the release Git says it follows (never the tag's
-    own ``Modelver-Previous``, which must name that same release)."""
+def _level(ctx: Context, release: Release, m: Manifest, expected: Release | None) -> tuple[Check, bool]:
+    """The level the tag claims, against the diff from ``expected``, the release Git says it follows
+    (never the tag's own ``Modelver-Previous``, which must name that same release); and whether the
+    verdict may be kept."""
     bump, claimed = release.bump, release.previous
     if bump is None:
-        return Check("level", False, f"the tag message of {release.tag} has no Modelver-Bump trailer")
-    expected = previous_release(ctx.repo, release, ctx.candidates())
+        return Check("level", False, f"the tag message of {release.tag} has no Modelver-Bump trailer"), True
     if expected is None:
         if claimed is not None:
             return Check(
@@ -380,8 +388,8 @@ def _level(ctx: Context, release: Release, m: Manifest) -> Check:
                 False,
                 f"Modelver-Previous names {claimed}, but no earlier release of {ctx.system.name} is in the "
                 f"history of {short(release.commit)}: `git fetch --tags`, or the tag message is forged",
-            )
-        return Check("level", True, f"{bump}: first release")
+            ), True
+        return Check("level", True, f"{bump}: first release"), True
     if claimed != expected.tag:
         said = f"names {claimed}" if claimed else "is missing"
         return Check(
@@ -389,17 +397,17 @@ def _level(ctx: Context, release: Release, m: Manifest) -> Check:
             False,
             f"Modelver-Previous {said}, but {release.tag} follows {expected.tag} (the highest release in "
             f"the history of its commit): the tag message does not describe its release",
-        )
+        ), True
     previous = expected.tag
-    found = ctx.release_named(previous)
+    found = ctx.commit(expected.commit)
     if found is None:
-        return Check("level", False, f"{previous}: its commit is missing: `git fetch --tags`")
+        return Check("level", False, f"{previous}: its commit is missing: `git fetch --tags`"), False
     try:
-        before = ctx.manifest_at(found[1], previous)
+        before = ctx.manifest_at(found, previous)
     except ManifestError:
         before = None
     if before is None:
-        return Check("level", False, f"Modelver-Previous {previous} has no valid {ctx.system.file}")
+        return Check("level", False, f"Modelver-Previous {previous} has no valid {ctx.system.file}"), True
     changes = diff(before.data, m.data, policy_overrides(m.data))
     required = bump_level(changes)
     if bump not in LEVELS or (required is not None and level_rank(bump) < level_rank(required)):
@@ -410,63 +418,8 @@ def _level(ctx: Context, release: Release, m: Manifest) -> Check:
             f"Modelver-Bump says {bump}, but the diff from {previous} demands {required} ({culprits}): "
             f"{release.tag} understates its changes; if it was never published, `git tag -d {release.tag}` "
             f"and `git modelver release --level {required}`",
-        )
-    return _sequence(release, before, bump, previous)
-
-
-def _sequence(release: Release, before: Manifest, bump: str, previous: str) -> Check:
-    from gitmodelver.core.semver import InvalidVersion, Version
-
-    try:
-        prev = Version.parse(str(before.version))
-        expected = prev.bump(bump) if bump != "none" and not prev.is_prerelease else None
-    except (InvalidVersion, ValueError):
-        expected = None
-    if expected is not None and release.version.core != expected:
-        return Check(
-            "level",
-            False,
-            f"{release.tag} is not a {bump} step from {previous} (that would be {expected})",
-        )
-    return Check("level", True, f"{bump} from {previous}")
-
-
-def _pipeline(release: Release, m: Manifest, tree: CommitTree) -> list[Check]:
-    """A release commit whose dvc.lock no longer matches its files must say so in its tag."""
-    stale = pipeline.stale_stages(tree, pipeline.folders_up(m.base))
-    if not stale:
-        return []
-    declared = {s.strip() for s in (release.trailers.get("Modelver-Stale") or "").split(",") if s.strip()}
-    hidden = [s for s in stale if s.stage not in declared]
-    if hidden:
-        said = "; ".join(str(s) for s in hidden)
-        return [Check("pipeline", False, f"dvc.lock does not match the release commit: {said}")]
-    return [
-        Check("pipeline", True, f"released with a stale pipeline, as its tag says: {', '.join(declared)}")
-    ]
-
-
-def _evaluation(release: Release, m: Manifest, tree: CommitTree) -> list[Check]:
-    require = bool(m.policy.get("require_eval"))
-    found = evaluation.assess(tree, m.data, m.base, digest.state_digest(m.data))
-    if found is None:
-        if require:
-            return [Check("evaluation", False, "policy.require_eval is on but [evaluation] names no results")]
-        return []
-    if found.problems:
-        said = "; ".join(found.problems[:3])
-        if require:
-            return [Check("evaluation", False, f"{said}: re-run the evaluation")]
-        return [Check("evaluation", True, f"warning: {said} (policy.require_eval is off)")]
-    if not found.bound:
-        message = f"{found.path}: {found.binding}"
-        if require:
-            return [Check("evaluation", False, f"{message}; re-run the evaluation and release again")]
-        return [Check("evaluation", True, f"warning: {message} (policy.require_eval is off)")]
-    if found.failed:
-        failed = "; ".join(g.describe() for g in found.failed)
-        return [Check("evaluation", False, f"{found.path}: gate failed: {failed}")]
-    return [Check("evaluation", True, f"{found.path} is bound to this state ({found.binding}); gates pass")]
+        ), True
+    return sequence_check(release, before, bump, previous), True
 
 
 def summary(reports: list[VersionReport]) -> ModelverError | None:
