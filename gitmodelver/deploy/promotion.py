@@ -129,9 +129,7 @@ def judge(
             found.missing.append(f"{tag} never served in {env}")
             continue
         if served < rule.soak:
-            found.missing.append(
-                f"{tag} served {_duration(served)} in {env}, {_duration(rule.soak)} needed"
-            )
+            found.missing.append(f"{tag} served {_duration(served)} in {env}, {_duration(rule.soak)} needed")
         if "rollout" in rule.gates and not _promoted(events, tag):
             found.missing.append(f"{tag} was never promoted in {env} by a rollout whose analyses passed")
     if "eval" in rule.gates and rule.after and not evaluation_passed():
