@@ -69,6 +69,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a port (0-65535)")
+    return value
+
+
 def _override(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--override-policy",
@@ -91,6 +98,25 @@ def _seconds(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text} is not a number of seconds (>= 0)")
     return value
+
+
+def _attestation_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--require-attestation", action="store_true", help="fail a version that has no attestation"
+    )
+    p.add_argument(
+        "--attestation-key",
+        action="append",
+        metavar="PEM",
+        help="trust attestations signed by this public key (repeatable; also git config "
+        "modelver.attestation.publicKey)",
+    )
+    p.add_argument(
+        "--files",
+        metavar="DIR",
+        help="check attestations against the files in DIR (a folder `reproduce` laid out) instead of Git "
+        "and the DVC cache",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -165,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--dvc-remote", metavar="NAME", help="which DVC remote --remote checks (default: DVC's default)"
     )
     p.add_argument("--deep", action="store_true", help="rehash DVC objects in the cache")
+    _attestation_options(p)
 
     p = _add(sub, "reproduce", "materialize the exact state of a version in DIR, then verify it")
     p.add_argument("version", metavar="VERSION", help="the version to materialize")
@@ -173,6 +200,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--remote", metavar="NAME", help="the DVC remote to fetch from (default: DVC's default)")
     p.add_argument(
         "--deep", action="store_true", help="also rehash every materialized file (slow for large weights)"
+    )
+    p.add_argument(
+        "--attestations",
+        action="store_true",
+        help="also write the version's attestations to DIR/.modelver-attestations/ "
+        "(for `model_signing verify`)",
+    )
+
+    p = _add(sub, "attest", "sign every file of a version the OpenSSF model signing way (OMS), kept in Git")
+    p.add_argument("version", metavar="VERSION", help="the version to sign")
+    p.add_argument("--key", metavar="PEM", help="the private key (EC P-256/384/521) to sign with")
+    p.add_argument(
+        "--password-env", metavar="VAR", help="the environment variable holding the key's password"
+    )
+    p.add_argument(
+        "--certificate", metavar="PEM", help="sign with this certificate (and --key, its private key)"
+    )
+    p.add_argument("--chain", action="append", metavar="PEM", help="a certificate of the chain (repeatable)")
+    p.add_argument("--pkcs11-uri", metavar="URI", help="sign with a PKCS #11 key (RFC 7512 URI)")
+    p.add_argument("--pkcs11-module", action="append", metavar="PATH", help="a PKCS #11 module (repeatable)")
+    p.add_argument(
+        "--sigstore", action="store_true", help="sign keyless with Sigstore (OIDC identity, online)"
+    )
+    p.add_argument("--identity-token", metavar="TOKEN", help="Sigstore: an explicit OIDC identity token")
+    p.add_argument("--ambient", action="store_true", help="Sigstore: use the CI's ambient OIDC credentials")
+    p.add_argument("--staging", action="store_true", help="Sigstore: use the staging instance (testing)")
+    p.add_argument("--oidc-issuer", metavar="URL", help="Sigstore: the OIDC issuer (default: Sigstore's)")
+    p.add_argument(
+        "--remote", metavar="NAME", help="the DVC remote to fetch weights from (default: DVC's default)"
+    )
+    p.add_argument(
+        "-o", "--output", metavar="FILE", help="also write the signature (a Sigstore bundle) to FILE"
     )
 
     p = _add(sub, "push", "push DVC objects, then the branch, the version tags and the ledger")
@@ -332,6 +391,64 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add(sub, "bom", "CycloneDX 1.6 ML-BOM of a version")
     p.add_argument("version", metavar="VERSION", help="the version to describe")
     p.add_argument("-o", "--output", metavar="FILE", help="write the BOM to FILE (default: stdout)")
+
+    p = _add(
+        sub, "site", "build the registry as a static site: versions, prompt diffs, metrics, environments"
+    )
+    p.add_argument(
+        "-o", "--output", default="modelver-site", metavar="DIR", help="the folder (default: %(default)s)"
+    )
+    p.add_argument(
+        "--serve",
+        nargs="?",
+        const=8000,
+        type=_port,
+        metavar="PORT",
+        help="then preview it on 127.0.0.1:PORT until Ctrl-C (default port 8000; 0 picks a free one)",
+    )
+    p.add_argument(
+        "--bom",
+        choices=("serving", "all", "none"),
+        default="serving",
+        help="CycloneDX BOMs to include: of the versions serving in an environment now, of every version, "
+        "or none (default: %(default)s)",
+    )
+    p.add_argument("--title", metavar="TEXT", help="the home page's title (default: the repository's folder)")
+
+    evaluate = _add(sub, "eval", "evaluation results from an evaluation harness's result file")
+    actions = evaluate.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = actions.add_parser(
+        "import",
+        help="turn a harness's result file into evaluation results stamped with the state it evaluated",
+        parents=[COMMON],
+    )
+    p.add_argument(
+        "--from",
+        dest="harness",
+        required=True,
+        choices=("inspect", "promptfoo", "lm-eval"),
+        help="the harness that wrote FILE: %(choices)s",
+    )
+    p.add_argument("file", metavar="FILE", help="the harness's result file (JSON)")
+    p.add_argument(
+        "-o", "--output", metavar="FILE", help="where to write the results (default: evaluation.results)"
+    )
+
+    export = _add(sub, "export", "feed another tool from the versions")
+    targets = export.add_subparsers(dest="target", metavar="TARGET", required=True)
+    p = targets.add_parser(
+        "mlflow",
+        help="every release as a version of an MLflow registered model; aliases mirror the environments",
+        parents=[COMMON],
+    )
+    p.add_argument("--tracking-uri", required=True, metavar="URI", help="the MLflow tracking server or store")
+    p.add_argument("--model", metavar="NAME", help="the registered model's name (default: the system's)")
+    p.add_argument(
+        "--artifact-location",
+        metavar="URI",
+        help="for the experiment the export creates (default: MLflow's); nothing is copied into it",
+    )
+    _ledger_remote(p)
 
     p = _add(sub, "demo", "build a sample system in DIR and walk the whole lifecycle")
     p.add_argument(

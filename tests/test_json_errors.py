@@ -84,7 +84,11 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("released", ["lineage", "v1.0.1"], 2, "UnknownVersion"),
     ("none", ["audit", "--env", "prod"], 2, "NotARepository"),
     ("released", ["bom", "v1"], 2, "UnknownVersion"),
+    ("released", ["attest", "v9.9.9", "--key", "release.pem"], 2, "UnknownVersion"),
+    ("none", ["site", "-o", "out"], 2, "NotARepository"),
     ("plain", ["demo", "."], 2, "UsageError"),
+    ("released", ["eval", "import", "--from", "lm-eval", "missing.json"], 2, "UsageError"),
+    ("none", ["export", "mlflow", "--tracking-uri", "sqlite:///mlflow.db"], 2, "NotARepository"),
 ]
 
 

@@ -21,10 +21,13 @@ ALLOWED: dict[str, set[str]] = {
     "gitstore": {"core"},
     "release": {"core", "gitstore"},
     "dvc": {"core", "gitstore", "release"},
-    "guards": {"core", "gitstore", "release", "deploy"},
+    "guards": {"core", "gitstore", "release", "deploy", "attest"},
     "bisect": {"core", "gitstore", "release", "dvc"},
     "deploy": {"core", "gitstore", "release", "dvc"},
-    "audit": {"core", "gitstore", "release", "dvc", "guards", "bisect", "deploy"},
+    "attest": {"core", "gitstore", "release", "dvc"},
+    "audit": {"core", "gitstore", "release", "dvc", "guards", "bisect", "deploy", "attest"},
+    "site": {"core", "gitstore", "release", "dvc", "guards", "bisect", "deploy", "audit", "attest"},
+    "interop": {"core", "gitstore", "release", "deploy"},
 }
 # errors and advice (how a fix is written as a command) go with every error, in every folder
 NEUTRAL = {"gitmodelver", "gitmodelver.errors", "gitmodelver.advice"}

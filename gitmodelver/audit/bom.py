@@ -57,6 +57,7 @@ def build(repo: Repo, sys_: System, release: Release) -> dict[str, Any]:
     for ref, data in _component_data(m, graph).items():
         by_ref[ref]["data"] = [data]
     doc["metadata"]["component"]["modelCard"] = _model_card(graph, results, gates)
+    _attestations(repo, release, doc["metadata"]["component"])
     _validate(doc)
     return doc
 
@@ -381,6 +382,27 @@ def _model_card(
         ]
         card["properties"] = props
     return card
+
+
+def _attestations(repo: Repo, release: Release, system: dict[str, Any]) -> None:
+    """Each OMS signature of the version (``attest``), as an external reference to its file on the
+    attestations branch, with the sha256 of its bytes and who it says signed it."""
+    import hashlib
+
+    from gitmodelver.attest import branch
+    from gitmodelver.attest.statement import REF, signer_hint
+
+    refs = [
+        {
+            "type": "attestation",
+            "url": f"{REF}:{s.path}",
+            "comment": f"OpenSSF model signing (Sigstore bundle), signed by {signer_hint(s.bundle)}",
+            "hashes": [{"alg": "SHA-256", "content": hashlib.sha256(s.bundle).hexdigest()}],
+        }
+        for s in branch.of_version(repo, release.tag)
+    ]
+    if refs:
+        system.setdefault("externalReferences", []).extend(refs)
 
 
 def _validate(doc: Mapping[str, Any]) -> None:

@@ -212,6 +212,7 @@ class Auditor:
             "released_at": output.when(release.time, release.offset),
             "tagger": release.tagger,
             "signature": sig.as_json(),
+            "attestations": _attestations(self.repo, release.tag),
         }
 
     def manifest_at(self, commit: pygit2.Commit, label: str) -> Manifest | None:
@@ -354,3 +355,12 @@ def _plain(value: Any) -> Any:
     import json
 
     return json.loads(digest.canonical_json(value))
+
+
+def _attestations(repo: Repo, tag: str) -> list[dict[str, str]]:
+    """Who attested the version (OMS signatures on the attestations branch), as each signature names its
+    signer; ``verify --require-attestation`` checks them against the configured trust."""
+    from gitmodelver.attest import branch
+    from gitmodelver.attest.statement import signer_hint
+
+    return [{"path": s.path, "signer": signer_hint(s.bundle)} for s in branch.of_version(repo, tag)]

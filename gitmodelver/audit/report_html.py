@@ -239,7 +239,15 @@ def render(report: Mapping[str, Any]) -> str:
         "</section>",
         '<section id="served"><h2>Versions that served</h2>',
         table(
-            ("version", "first served", "last served", "traffic-time", "signer", "re-verified now"),
+            (
+                "version",
+                "first served",
+                "last served",
+                "traffic-time",
+                "signer",
+                "attested by",
+                "re-verified now",
+            ),
             (
                 (
                     Raw(f'<a href="#{_anchor(v["tag"])}">{escape(v["tag"])}</a>'),
@@ -247,6 +255,7 @@ def render(report: Mapping[str, Any]) -> str:
                     v["served"]["last"],
                     f"{v['served']['traffic_time_percent']:g}%",
                     v["signature"].get("signer") or ("unsigned" if not v["signature"]["signed"] else "?"),
+                    ", ".join(a["signer"] for a in v.get("attestations", [])) or "none",
                     _ok(v["verification"]["ok"]),
                 )
                 for v in report["versions"]

@@ -87,7 +87,15 @@ def render(report: Mapping[str, Any]) -> str:
     )
     lines += ["## Versions that served", ""]
     lines += table(
-        ("version", "first served", "last served", "traffic-time", "signer", "re-verified now"),
+        (
+            "version",
+            "first served",
+            "last served",
+            "traffic-time",
+            "signer",
+            "attested by",
+            "re-verified now",
+        ),
         (
             (
                 v["tag"],
@@ -95,6 +103,7 @@ def render(report: Mapping[str, Any]) -> str:
                 v["served"]["last"],
                 f"{v['served']['traffic_time_percent']:g}%",
                 v["signature"].get("signer") or ("unsigned" if not v["signature"]["signed"] else "?"),
+                ", ".join(a["signer"] for a in v.get("attestations", [])) or "none",
                 "ok" if v["verification"]["ok"] else "**FAILED**",
             )
             for v in report["versions"]

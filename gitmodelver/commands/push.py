@@ -12,8 +12,16 @@ def run(args: argparse.Namespace) -> int:
     repo = Repo(args.directory)
     systems = [system.select(repo, args.system)] if args.system else system.discover(repo)
     result = push.push(repo, systems, args.remote, dvc_remote=args.dvc_remote, say=output.warn)
+    from gitmodelver.attest import sync  # after the tags: the server checks each signature against its tag
+
+    synced = sync.publish(repo, args.remote)
     if args.json:
-        output.emit_json(result.as_json())
+        output.emit_json(
+            {
+                **result.as_json(),
+                "attestations": {"fetched": synced.fetched, "pushed": synced.pushed} if synced else None,
+            }
+        )
         return 0
     output.say(f"DVC: {result.objects} object(s) uploaded")
     if result.branch:
@@ -24,4 +32,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if result.ledger:
         output.say(f"ledger -> {result.remote}")
+    if synced is not None:
+        pushed = "pushed" if synced.pushed else "up to date"
+        output.say(f"attestations -> {result.remote}: {pushed}, {synced.fetched} fetched")
     return 0

@@ -22,10 +22,13 @@ def run(args: argparse.Namespace) -> int:
         deep=args.deep,
         say=output.warn,
     )
+    signatures = _attestations(args, result) if args.attestations else []
     if args.json:
-        output.emit_json(result.as_json())
+        output.emit_json({**result.as_json(), **({"attestations": signatures} if args.attestations else {})})
     else:
         output.say(f"{result.tag} -> {result.dir} (commit {result.commit[:12]})")
+        for path in signatures:
+            output.say(f"  attestation  {path}")
         for w in result.weights:
             files = f"{w.files} files" if w.files != 1 else "1 file"
             output.say(f"  {w.ref:<18} {w.path}  {files}, {dvcops.human(w.size)}, {w.link}")
@@ -38,3 +41,13 @@ def run(args: argparse.Namespace) -> int:
             f"{failed.name}: {failed.detail}"
         )
     return 0
+
+
+def _attestations(args: argparse.Namespace, result: reproduce.Reproduction) -> list[str]:
+    from gitmodelver.attest import branch
+    from gitmodelver.gitstore.repo import Repo
+
+    written = branch.export(Repo(args.directory), result.tag, result.dir)
+    if not written:
+        output.warn(f"{result.tag} has no attestation (`git modelver attest {result.tag}` makes one)")
+    return [str(p) for p in written]

@@ -5,6 +5,7 @@ import contextlib
 import gc
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 from gitmodelver import advice, output
 from gitmodelver.commands import version_of
@@ -82,6 +83,27 @@ def _no_collector_passes() -> Iterator[None]:
             gc.enable()
 
 
+def _attested(
+    repo: Repo, args: argparse.Namespace, targets: Targets, reports: list[verify.VersionReport]
+) -> list[verify.VersionReport]:
+    """Each version's attestations checked too (``attest.checking``)."""
+    from gitmodelver.attest import checking
+
+    folder = (Path(args.directory) / args.files).resolve() if args.files else None
+    if folder is not None and not folder.is_dir():
+        raise UsageError(
+            f"--files {args.files}: no such folder (`git modelver reproduce VERSION --to DIR` makes one)"
+        )
+    return checking.with_attestations(
+        repo,
+        targets,
+        reports,
+        keys=args.attestation_key or [],
+        folder=folder,
+        required=args.require_attestation,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     with _no_collector_passes():
         return _run(args)
@@ -101,6 +123,7 @@ def _run(args: argparse.Namespace) -> int:
         for sys_, releases in targets
         for report in verify.verify_releases(repo, sys_, releases, extra=extra, complete=args.all)
     ]
+    reports = _attested(repo, args, targets, reports)
     if args.json:
         _emit_json(reports)
     else:

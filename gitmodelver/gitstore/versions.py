@@ -108,7 +108,7 @@ class Release:
     def previous(self) -> str | None:
         return self.trailers.get("Modelver-Previous")
 
-    @property
+    @cached_property
     def signature_format(self) -> str | None:
         """How the tag object is signed (``ssh``, ``openpgp``, ``x509``), None when it is not."""
         if self.facts is not None:

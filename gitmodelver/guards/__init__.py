@@ -2,5 +2,6 @@
 and the ref update rules of ``pre-push`` and the server's ``pre-receive``.
 
 Fast by contract: nothing here imports DVC, jsonschema or anything heavy at module level.
-May import: ``core``, ``gitstore``, ``release``, ``deploy`` (the ledger's rules, for the server).
+May import: ``core``, ``gitstore``, ``release``, ``deploy`` (the ledger's rules, for the server), ``attest``
+(the attestations branch's rules, imported only when a push carries it).
 """

@@ -20,6 +20,7 @@ from gitmodelver.guards import ledger_guard, tagcheck
 from gitmodelver.guards.tagcheck import RefUpdate, Rejection
 
 LEDGER_REF = "refs/heads/modelver/ledger"
+ATTESTATIONS_REF = "refs/heads/modelver/attestations"  # attest.statement.REF
 
 
 def attach_quarantine(repo: Repo) -> None:
@@ -122,7 +123,19 @@ def check_updates(
             problems.extend(tag_rule(repo, update, pending, force_signed, remote))
         elif update.ref == LEDGER_REF:
             problems.extend(ledger_rule(repo, update, updates))
+        elif update.ref == ATTESTATIONS_REF:
+            problems.extend(attestations_rule(repo, update, updates))
     return problems
+
+
+def attestations_rule(repo: Repo, update: RefUpdate, updates: Sequence[RefUpdate] = ()) -> list[Rejection]:
+    """The attestations branch only gains signatures, each describing its version (``attest.guard``)."""
+    from gitmodelver.attest import guard  # only pushes of that branch read it
+
+    tags = {u.ref: u.new for u in updates if u.ref.startswith(tagcheck.TAGS) and not u.deleted}
+    old = None if update.created else update.old
+    found = guard.check(repo, old, update.new, update.deleted, tags)
+    return [Rejection(update.short, f.message, fix=f.fix) for f in found]
 
 
 def pre_receive(repo: Repo, stdin: str) -> list[Rejection]:
