@@ -320,3 +320,18 @@ def test_an_indexed_release_sets_every_field_a_read_one_does(history: GitRepo) -
         if f.compare and f.name != "raw_message":
             assert getattr(indexed, f.name) == getattr(read, f.name), f.name
     assert indexed == dataclasses.replace(read, raw_message=None)
+
+
+def test_version_refs_sort_plain_and_pre_releases_by_precedence(repo: GitRepo) -> None:
+    seed(repo)
+    head = repo.git("rev-parse", "HEAD").strip()
+    names = ["1.0.0", "1.1.0-rc.1", "1.1.0-rc.10", "1.1.0-rc.2", "1.1.0", "1.0.10", "1.0.2", "01.0.0"]
+    for name in [*names, "2.0.0+build", "v1.0.0", "1.0"]:
+        repo.git("tag", f"{NAME}@v{name}", head)
+    repo.git("tag", "other@v9.0.0", head)
+    listed = [tag for tag, _, _ in versions.version_refs(Repo(repo.path), NAME)]
+    order = ["1.1.0", "1.1.0-rc.10", "1.1.0-rc.2", "1.1.0-rc.1", "1.0.10", "1.0.2", "1.0.0"]
+    assert listed == [f"{NAME}@v{v}" for v in order]
+    found = versions.version_refs(Repo(repo.path), NAME)
+    assert all(str(version) == tag.split("@v", 1)[1] for tag, version, _ in found)
+    assert found[0][1].precedence_key == (1, 1, 0, 1, ())

@@ -10,30 +10,51 @@ from gitmodelver.gitstore import signature, versions
 from gitmodelver.gitstore.repo import Repo
 from gitmodelver.gitstore.system import System
 
+Entry = tuple[str, versions.Listed]  # the system, and one of its version tags
 
-def _releases(repo: Repo, systems: list[System], limit: int | None) -> list[versions.Release]:
-    """Each system's releases, highest first, one system after the other (in the order of their names)."""
-    found: list[versions.Release] = []
+
+def _entries(repo: Repo, systems: list[System], limit: int | None) -> list[Entry]:
+    """Each system's versions, highest first, one system after the other (in the order of their names)."""
+    found: list[Entry] = []
     for sys_ in sorted(systems, key=lambda s: s.name):
-        releases = versions.list_releases(repo, sys_.name)
-        found += releases[: max(limit, 0)] if limit is not None else releases
+        listed = versions.listing(repo, sys_.name)
+        found += [(sys_.name, item) for item in (listed[: max(limit, 0)] if limit is not None else listed)]
     return found
 
 
-def _row(r: versions.Release, sig: signature.Signature) -> dict[str, Any]:
+def _signatures(repo: Repo, entries: list[Entry]) -> dict[str, signature.Signature]:
+    """git's verdict on each signed tag (cached by tag object under the trust settings); unsigned ones,
+    nearly all in a long history, need no Release built to say so."""
+    signed = []
+    for name, item in entries:
+        if item.facts is None or item.facts.signature is not None:
+            release = versions.release_of(repo, name, item)
+            if release.signed:
+                signed.append(release)
+    return signature.verify_cached(repo, signed) if signed else {}
+
+
+def _row(name: str, item: versions.Listed, sig: signature.Signature) -> dict[str, Any]:
+    if item.facts is not None:
+        f = item.facts
+        commit, when, trailers, summary = f.commit, output.when(f.time, f.offset), f.trailers, f.summary
+    else:
+        r = item.release
+        assert r is not None
+        commit, when, trailers, summary = r.commit, output.when(r.time, r.offset), r.trailers, r.summary
     return {
-        "tag": r.tag,
-        "system": r.name,
-        "version": r.tag[len(r.name) + 2 :],
-        "date": output.when(r.time, r.offset),
-        "bump": r.bump,
-        "commit": r.commit,
-        "digest": r.digest,
-        "state": r.state,
+        "tag": item.tag,
+        "system": name,
+        "version": item.tag[len(name) + 2 :],
+        "date": when,
+        "bump": trailers.get("Modelver-Bump"),
+        "commit": commit,
+        "digest": trailers.get("Modelver-Digest"),
+        "state": trailers.get("Modelver-State"),
         "signed": sig.signed,
         "signer": sig.signer,
         "verified": sig.verified,
-        "summary": r.summary,
+        "summary": summary,
     }
 
 
@@ -61,9 +82,9 @@ def _cells(row: dict[str, Any]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     repo, systems = open_systems(args)
-    releases = _releases(repo, systems, args.limit)
-    sigs = signature.verify_cached(repo, releases)
-    rows = [_row(r, sigs[r.tag]) for r in releases]
+    entries = _entries(repo, systems, args.limit)
+    sigs = _signatures(repo, entries)
+    rows = [_row(name, item, sigs.get(item.tag, signature.UNSIGNED)) for name, item in entries]
     if args.json:
         output.emit_json(rows)
     else:

@@ -188,12 +188,16 @@ def _parse_plain(text: str) -> Version | None:
             _pre_from_text(pre) if pre else (),
             tuple(build.split(".")) if build else (),
         )
-    # The common case, already checked by the pattern: built without __post_init__'s checks (a version
-    # tag is parsed for every ref of a long history).
+    return plain(int(major), int(minor), int(patch))
+
+
+def plain(major: int, minor: int, patch: int) -> Version:
+    """MAJOR.MINOR.PATCH, already known to be valid (non-negative ints): built without __post_init__'s
+    checks, its precedence key set at once (a version tag is parsed for every ref of a long history)."""
     version = object.__new__(Version)
-    fields = version.__dict__
-    fields["major"], fields["minor"], fields["patch"] = int(major), int(minor), int(patch)
-    fields["pre"] = fields["build"] = ()
+    version.__dict__.update(
+        major=major, minor=minor, patch=patch, pre=(), build=(), precedence_key=(major, minor, patch, 1, ())
+    )
     return version
 
 

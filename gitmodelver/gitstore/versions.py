@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -11,6 +12,7 @@ from typing import Any, NamedTuple
 import pygit2
 
 from gitmodelver import output
+from gitmodelver.core import semver
 from gitmodelver.core.semver import InvalidVersion, Version, format_tag, parse_tag
 from gitmodelver.errors import ModelverError, UnknownVersion
 from gitmodelver.gitstore import index, tagmsg
@@ -40,21 +42,19 @@ class TagFacts(NamedTuple):
     @classmethod
     def from_json(cls, value: Any) -> TagFacts | None:
         """The facts an index entry holds, or None for an entry of any other shape (then read the tag)."""
-        if type(value) is not list or len(value) != 7:
+        if type(value) is not list or tuple(map(type, value)) not in _SHAPES:
             return None
-        commit, tagger, time, offset, sig, summary, trailers = value
-        if (
-            type(commit) is not str
-            or not (tagger is None or type(tagger) is str)
-            or type(time) is not int
-            or type(offset) is not int
-            or sig not in SIGNATURE_FORMATS
-            or type(summary) is not str
-            or type(trailers) is not dict
-            or not all(type(v) is str for v in trailers.values())  # JSON keys are always text
-        ):
-            return None
+        if value[4] not in SIGNATURE_FORMATS or not _TEXT_ONLY.issuperset(map(type, value[6].values())):
+            return None  # JSON keys are always text; the values must be too
         return cls._make(value)
+
+
+_TEXT_ONLY = frozenset({str})
+_SHAPES = frozenset(
+    (str, tagger, int, int, signature, str, dict)
+    for tagger in (str, type(None))
+    for signature in (str, type(None))
+)
 
 
 SIGNATURE_FORMATS = (None, "ssh", "openpgp", "x509")
@@ -258,6 +258,25 @@ TAGS = "tags"
 TAGS_SCOPE = "tag-facts/1"  # raise when TagFacts or the trailer parser changes
 
 
+class Listed(NamedTuple):
+    """One version tag as listing found it: what the index knows of its tag object (``facts``), or the
+    release read from the object itself (``release``) when it knows nothing."""
+
+    tag: str
+    version: Version
+    target: str
+    facts: TagFacts | None
+    release: Release | None
+
+
+def release_of(repo: Repo, name: str, item: Listed) -> Release:
+    """The Release a listed tag is."""
+    if item.release is not None:
+        return item.release
+    assert item.facts is not None
+    return _from_facts(repo.git, item.tag, name, item.version, item.target, item.facts)
+
+
 def list_releases(repo: Repo, name: str, *, indexed: bool = True) -> list[Release]:
     """Every version tag of the system, highest version first; other tags, and version tags with build
     metadata, are ignored.
@@ -266,18 +285,25 @@ def list_releases(repo: Repo, name: str, *, indexed: bool = True) -> list[Releas
     teach it the ones it does not), so listing ten thousand versions reads no tag object twice. ``verify``
     passes False: it judges the objects themselves.
     """
+    return [release_of(repo, name, item) for item in listing(repo, name, indexed=indexed)]
+
+
+def listing(repo: Repo, name: str, *, indexed: bool = True) -> list[Listed]:
+    """``list_releases`` without building a Release for what the index knows (``log`` of a long history
+    needs only the facts)."""
     found = []
     known = index.Section(repo, TAGS, TAGS_SCOPE) if indexed else None
     git = repo.git
+    get = known.entries.get if known is not None else None
     for tag, version, target in version_refs(repo, name):
-        facts = TagFacts.from_json(known.get(target)) if known is not None else None
+        facts = TagFacts.from_json(get(target)) if get is not None else None
         if facts is not None:
-            found.append(_from_facts(git, tag, name, version, target, facts))
+            found.append(Listed(tag, version, target, facts, None))
             continue
         release = release_from(git, tag, name, version, pygit2.Oid(hex=target))
         if release is None:
             continue
-        found.append(release)
+        found.append(Listed(tag, version, target, None, release))
         if known is not None and release.annotated:
             known.put(target, facts_of(release).as_json())
     if known is not None:
@@ -285,15 +311,28 @@ def list_releases(repo: Repo, name: str, *, indexed: bool = True) -> list[Releas
     return found
 
 
+_PLAIN = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
+
+
 def version_refs(repo: Repo, name: str) -> list[tuple[str, Version, str]]:
     """``(tag, version, target)`` of every version tag of the system, highest first, from the refs alone
-    (no object read): what a caller that needs only the first few releases sorts by."""
+    (no object read): what a caller that needs only the first few releases sorts by.
+
+    MAJOR.MINOR.PATCH, nearly every tag, is matched by one pattern and sorted by its numbers; anything
+    else goes through the full SemVer parser.
+    """
     prefix = f"{TAG_PREFIX}{name}@v"
-    skip = len(TAG_PREFIX)
-    found = []
+    skip, cut = len(TAG_PREFIX), len(prefix)
+    plain_match = _PLAIN.fullmatch
+    keyed: list[tuple[Any, str, str, Version | None]] = []
     for ref in repo.git.references.iterator():
         refname = ref.name
         if not refname.startswith(prefix):
+            continue
+        match = plain_match(refname, cut)
+        if match is not None:
+            major, minor, patch = int(match[1]), int(match[2]), int(match[3])
+            keyed.append(((major, minor, patch, 1, ()), refname[skip:], str(ref.target), None))
             continue
         parsed = parse_tag(refname[skip:], name)
         if parsed is None:
@@ -301,13 +340,16 @@ def version_refs(repo: Repo, name: str) -> list[tuple[str, Version, str]]:
         if parsed[1].build:
             _ignore_build(refname[skip:])
             continue
-        found.append((refname[skip:], parsed[1], str(ref.target)))
-    found.sort(key=_precedence, reverse=True)
-    return found
+        keyed.append((parsed[1].precedence_key, refname[skip:], str(ref.target), parsed[1]))
+    keyed.sort(key=_first, reverse=True)
+    return [
+        (tag, version if version is not None else semver.plain(*key[:3]), target)
+        for key, tag, target, version in keyed
+    ]
 
 
-def _precedence(item: tuple[str, Version, str]) -> Any:
-    return item[1].precedence_key
+def _first(item: tuple[Any, ...]) -> Any:
+    return item[0]
 
 
 class Catalog:
