@@ -25,12 +25,12 @@ def _entries(repo: Repo, systems: list[System], limit: int | None) -> list[Entry
 def _signatures(repo: Repo, entries: list[Entry]) -> dict[str, signature.Signature]:
     """git's verdict on each signed tag (cached by tag object under the trust settings); unsigned ones,
     nearly all in a long history, need no Release built to say so."""
-    signed = []
-    for name, item in entries:
-        if item.facts is None or item.facts.signature is not None:
-            release = versions.release_of(repo, name, item)
-            if release.signed:
-                signed.append(release)
+    maybe = [
+        versions.release_of(repo, n, i)
+        for n, i in entries
+        if i.facts is None or i.facts.signature is not None
+    ]
+    signed = [release for release in maybe if release.signed]
     return signature.verify_cached(repo, signed) if signed else {}
 
 
