@@ -18,8 +18,10 @@ from gitmodelver.audit.report_md import (
     DIGEST_NOTE,
     EVENT_COLUMNS,
     MEASUREMENTS,
+    SERVED_COLUMNS,
     decision_rows,
     event_rows,
+    served_cells,
     split,
 )
 from gitmodelver.deploy import timeline
@@ -239,23 +241,11 @@ def render(report: Mapping[str, Any]) -> str:
         "</section>",
         '<section id="served"><h2>Versions that served</h2>',
         table(
-            (
-                "version",
-                "first served",
-                "last served",
-                "traffic-time",
-                "signer",
-                "attested by",
-                "re-verified now",
-            ),
+            SERVED_COLUMNS,
             (
                 (
                     Raw(f'<a href="#{_anchor(v["tag"])}">{escape(v["tag"])}</a>'),
-                    v["served"]["first"],
-                    v["served"]["last"],
-                    f"{v['served']['traffic_time_percent']:g}%",
-                    v["signature"].get("signer") or ("unsigned" if not v["signature"]["signed"] else "?"),
-                    ", ".join(a["signer"] for a in v.get("attestations", [])) or "none",
+                    *served_cells(v),
                     _ok(v["verification"]["ok"]),
                 )
                 for v in report["versions"]

@@ -48,6 +48,29 @@ def reason(event: Mapping[str, Any]) -> str | None:
     return f"{event['reason']}; {said}" if event.get("reason") else said
 
 
+SERVED_COLUMNS = (
+    "version",
+    "first served",
+    "last served",
+    "traffic-time",
+    "signer",
+    "attested by",
+    "re-verified now",
+)
+
+
+def served_cells(v: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
+    """The cells of a served version's row between its tag and its verdict, the same in every format."""
+    signature = v["signature"]
+    return (
+        v["served"]["first"],
+        v["served"]["last"],
+        f"{v['served']['traffic_time_percent']:g}%",
+        signature.get("signer") or ("unsigned" if not signature["signed"] else "?"),
+        ", ".join(a["signer"] for a in v.get("attestations", [])) or "none",
+    )
+
+
 EVENT_COLUMNS = ("seq", "at", "event", "version", "traffic after", "actor", "reason")
 
 
@@ -87,25 +110,9 @@ def render(report: Mapping[str, Any]) -> str:
     )
     lines += ["## Versions that served", ""]
     lines += table(
+        SERVED_COLUMNS,
         (
-            "version",
-            "first served",
-            "last served",
-            "traffic-time",
-            "signer",
-            "attested by",
-            "re-verified now",
-        ),
-        (
-            (
-                v["tag"],
-                v["served"]["first"],
-                v["served"]["last"],
-                f"{v['served']['traffic_time_percent']:g}%",
-                v["signature"].get("signer") or ("unsigned" if not v["signature"]["signed"] else "?"),
-                ", ".join(a["signer"] for a in v.get("attestations", [])) or "none",
-                "ok" if v["verification"]["ok"] else "**FAILED**",
-            )
+            (v["tag"], *served_cells(v), "ok" if v["verification"]["ok"] else "**FAILED**")
             for v in report["versions"]
         ),
     )
