@@ -14,7 +14,8 @@ T = TypeVar("T")
 _QUIET = [False, False]  # per command: [no progress bars (--quiet or --json), no progress lines (--quiet)]
 
 
-def _default(value: Any) -> Any:
+def encode_default(value: Any) -> Any:
+    """What JSON output makes of a value JSON has no type for (times as ISO 8601, the rest as text)."""
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     return str(value)
@@ -23,7 +24,7 @@ def _default(value: Any) -> Any:
 def emit_json(value: Any) -> None:
     # Indented JSON goes through the pure-Python encoder; long lists (log of thousands) stay compact.
     indent = None if isinstance(value, list) and len(value) > 100 else 2
-    sys.stdout.write(json.dumps(value, indent=indent, ensure_ascii=False, default=_default) + "\n")
+    sys.stdout.write(json.dumps(value, indent=indent, ensure_ascii=False, default=encode_default) + "\n")
 
 
 def say(text: str = "") -> None:

@@ -335,3 +335,33 @@ def test_version_refs_sort_plain_and_pre_releases_by_precedence(repo: GitRepo) -
     found = versions.version_refs(Repo(repo.path), NAME)
     assert all(str(version) == tag.split("@v", 1)[1] for tag, version, _ in found)
     assert found[0][1].precedence_key == (1, 1, 0, 1, ())
+
+
+def test_a_long_log_prints_the_same_from_kept_rows(
+    history: GitRepo, ssh_key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past 100 versions `log --json` prints rows kept as text by tag object id: byte for byte what
+    building every row prints, signed tags still judged afresh, a moved tag never meeting its old row."""
+    from gitmodelver.commands import log
+
+    head = history.git("rev-parse", "HEAD").strip()
+    for n in range(110):
+        history.git("tag", "-a", "-m", f"extra {n}\n\nModelver-Bump: patch", f"{NAME}@v0.{n}.0", head)
+    sign_with(history, ssh_key)
+    history.git("tag", "-s", "-m", "signed", f"{NAME}@v0.200.0", head)
+    first = history.modelver("log", "--json").out
+    kept = history.modelver("log", "--json").out
+    monkeypatch.setattr(log, "COMPACT", 10**9)  # every row built, as for a short list
+    built = history.modelver("log", "--json").out
+    assert first == kept == built
+    rows = json.loads(kept)
+    assert len(rows) == 114 and rows[0]["tag"] == f"{NAME}@v1.0.2"
+    signed = next(r for r in rows if r["tag"] == f"{NAME}@v0.200.0")
+    assert signed["signed"] is True and signed["verified"] is True
+    entries = json.loads(_section(history.path, "log-rows").read_text())["entries"]
+    assert len(entries) == 113  # every unsigned one; the signed one is judged each time
+    monkeypatch.setattr(log, "COMPACT", 100)
+    history.git("tag", "-f", "-a", "-m", "moved", f"{NAME}@v0.5.0", f"{NAME}@v1.0.0^{{commit}}")
+    moved = next(r for r in json.loads(history.modelver("log", "--json").out) if r["tag"] == f"{NAME}@v0.5.0")
+    assert moved["commit"] == history.git("rev-parse", f"{NAME}@v1.0.0^{{commit}}").strip()
+    assert moved["bump"] is None  # the old object said patch

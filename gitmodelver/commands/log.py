@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 from gitmodelver import output
 from gitmodelver.commands import open_systems
 from gitmodelver.core.digest import short
-from gitmodelver.gitstore import signature, versions
+from gitmodelver.gitstore import index, signature, versions
 from gitmodelver.gitstore.repo import Repo
 from gitmodelver.gitstore.system import System
 
@@ -80,8 +81,59 @@ def _cells(row: dict[str, Any]) -> list[str]:
     return [row["tag"], (row["date"] or "")[:19], row["bump"] or "-", f"{mark}{who}", short(row["digest"])]
 
 
+ROWS = "log-rows"
+ROWS_SCOPE = f"{versions.TAGS_SCOPE} log-row/1"  # raise when a row's keys or their form change
+COMPACT = 100  # ``output.emit_json`` prints a longer list on one line, which the rows kept here match
+
+
+def _json_rows(repo: Repo, systems: list[System], limit: int | None) -> str | None:
+    """``log --json`` of a long history, its rows kept as JSON text by tag object id.
+
+    The row of an unsigned tag depends only on its object (and the ref's name, checked), so it is written
+    once; signed tags, whose verdict follows the trust settings, are judged as usual. None for a short
+    list, which is printed indented.
+    """
+    listed = []
+    for sys_ in sorted(systems, key=lambda s: s.name):
+        refs = versions.version_refs(repo, sys_.name)
+        listed.append((sys_.name, refs[: max(limit, 0)] if limit is not None else refs))
+    if sum(len(refs) for _, refs in listed) <= COMPACT:
+        return None
+    kept = index.Section(repo, ROWS, ROWS_SCOPE)
+    texts: list[str | None] = []
+    missing: dict[str, list[tuple[int, tuple[str, versions.Version, str]]]] = {}
+    for name, refs in listed:
+        for ref in refs:
+            row = kept.entries.get(ref[2])
+            if type(row) is list and len(row) == 2 and row[0] == ref[0] and type(row[1]) is str:
+                texts.append(row[1])
+            else:
+                missing.setdefault(name, []).append((len(texts), ref))
+                texts.append(None)
+    for name, places in missing.items():
+        items = {item.tag: item for item in versions.listing(repo, name, refs=[ref for _, ref in places])}
+        entries = [(name, items[ref[0]]) for _, ref in places if ref[0] in items]
+        sigs = _signatures(repo, entries)
+        for place, ref in places:
+            item = items.get(ref[0])
+            if item is None:
+                continue  # a version-named tag of no commit: no release
+            sig = sigs.get(item.tag, signature.UNSIGNED)
+            text = json.dumps(_row(name, item, sig), ensure_ascii=False, default=output.encode_default)
+            texts[place] = text
+            if not sig.signed:
+                kept.put(item.target, [item.tag, text])
+    kept.save()
+    return "[" + ", ".join(t for t in texts if t is not None) + "]"
+
+
 def run(args: argparse.Namespace) -> int:
     repo, systems = open_systems(args)
+    if args.json:
+        text = _json_rows(repo, systems, args.limit)
+        if text is not None:
+            output.say(text)
+            return 0
     entries = _entries(repo, systems, args.limit)
     sigs = _signatures(repo, entries)
     rows = [_row(name, item, sigs.get(item.tag, signature.UNSIGNED)) for name, item in entries]

@@ -288,14 +288,16 @@ def list_releases(repo: Repo, name: str, *, indexed: bool = True) -> list[Releas
     return [release_of(repo, name, item) for item in listing(repo, name, indexed=indexed)]
 
 
-def listing(repo: Repo, name: str, *, indexed: bool = True) -> list[Listed]:
+def listing(
+    repo: Repo, name: str, *, indexed: bool = True, refs: list[tuple[str, Version, str]] | None = None
+) -> list[Listed]:
     """``list_releases`` without building a Release for what the index knows (``log`` of a long history
-    needs only the facts)."""
+    needs only the facts); ``refs``: only these of ``version_refs``."""
     found = []
     known = index.Section(repo, TAGS, TAGS_SCOPE) if indexed else None
     git = repo.git
     get = known.entries.get if known is not None else None
-    for tag, version, target in version_refs(repo, name):
+    for tag, version, target in version_refs(repo, name) if refs is None else refs:
         facts = TagFacts.from_json(get(target)) if get is not None else None
         if facts is not None:
             found.append(Listed(tag, version, target, facts, None))
