@@ -80,8 +80,16 @@ def _differs(a: Any, b: Any) -> bool:
     return type(a) is not type(b) or a != b
 
 
+def _table(value: Any) -> bool:
+    """A TOML table: a dict nearly always, told apart without the abstract-class check."""
+    return type(value) is dict or (type(value) not in _SCALARS and isinstance(value, Mapping))
+
+
+_SCALARS = frozenset({str, int, float, bool, list, type(None)})
+
+
 def _walk(old: Any, new: Any, path: str) -> Iterable[tuple[str, Any, Any]]:
-    if isinstance(old, Mapping) and isinstance(new, Mapping):
+    if _table(old) and _table(new):
         for name, value in new.items():
             sub = join(path, str(name))
             if name in old:

@@ -14,9 +14,15 @@ from gitmodelver.errors import UsageError
 EXCLUDED_FROM_STATE = NON_COMPONENTS | {"evaluation"}
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
     """TOML values as JSON values; dates and times become ISO 8601 strings."""
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind in _SCALARS:  # most leaves: no abstract-class check (a manifest has thousands of them)
+        return value
+    if kind is dict or isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]

@@ -57,9 +57,17 @@ def ref_kind(table: Mapping[str, Any]) -> str | None:
 def iter_file_refs(data: Mapping[str, Any]) -> Iterator[FileRef]:
     """Every file reference in the components, in document order."""
     for section, value in data.items():
-        if section in NON_COMPONENTS or not isinstance(value, Mapping):
+        if section in NON_COMPONENTS or not _table(value):
             continue
         yield from _walk(value, (section,))
+
+
+def _table(value: Any) -> bool:
+    """A TOML table: a dict nearly always, told apart without the abstract-class check."""
+    return type(value) is dict or (type(value) not in _SCALARS and isinstance(value, Mapping))
+
+
+_SCALARS = frozenset({str, int, float, bool, list, type(None)})
 
 
 def _walk(table: Mapping[str, Any], key: tuple[str, ...]) -> Iterator[FileRef]:
@@ -70,7 +78,7 @@ def _walk(table: Mapping[str, Any], key: tuple[str, ...]) -> Iterator[FileRef]:
         yield FileRef(key, kind, table[kind], values if isinstance(values, Mapping) else None, chosen)
         # other tables beside the pinned values may be references of their own (a second params file)
         for name, value in table.items():
-            if name != "values" and isinstance(value, Mapping):
+            if name != "values" and _table(value):
                 yield from _walk(value, (*key, name))
         return
     if kind is not None:
@@ -78,7 +86,7 @@ def _walk(table: Mapping[str, Any], key: tuple[str, ...]) -> Iterator[FileRef]:
         yield FileRef(key, kind, table[kind], pin if isinstance(pin, str) else None)
         return
     for name, value in table.items():
-        if isinstance(value, Mapping):
+        if _table(value):
             yield from _walk(value, (*key, name))
 
 
