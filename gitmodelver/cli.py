@@ -446,8 +446,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--artifact-location",
         metavar="URI",
-        help="for the experiment the export creates (default: MLflow's); nothing is copied into it",
+        help="for the experiment the export creates (default: MLflow's); weights only with --copy-weights",
     )
+    p.add_argument(
+        "--copy-weights",
+        action="store_true",
+        help="also copy each new version's DVC-tracked files into its logged model (default: referenced by "
+        "path and md5 only)",
+    )
+    p.add_argument("--dvc-remote", metavar="NAME", help="with --copy-weights: the DVC remote to fetch from")
     _ledger_remote(p)
 
     p = _add(sub, "demo", "build a sample system in DIR and walk the whole lifecycle")

@@ -27,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "attest": {"core", "gitstore", "release", "dvc"},
     "audit": {"core", "gitstore", "release", "dvc", "guards", "bisect", "deploy", "attest"},
     "site": {"core", "gitstore", "release", "dvc", "guards", "bisect", "deploy", "audit", "attest"},
-    "interop": {"core", "gitstore", "release", "deploy"},
+    "interop": {"core", "gitstore", "release", "dvc", "deploy"},
 }
 # errors and advice (how a fix is written as a command) go with every error, in every folder
 NEUTRAL = {"gitmodelver", "gitmodelver.errors", "gitmodelver.advice"}

@@ -14,7 +14,16 @@ def run(args: argparse.Namespace) -> int:
     repo, sys_ = open_system(args)
     book = ledger.Ledger(repo)
     sync.connect(book, args.remote)
-    report = mlflow_export.export(repo, sys_, book, args.tracking_uri, args.model, args.artifact_location)
+    report = mlflow_export.export(
+        repo,
+        sys_,
+        book,
+        args.tracking_uri,
+        args.model,
+        args.artifact_location,
+        copy_weights=args.copy_weights,
+        dvc_remote=args.dvc_remote,
+    )
     if args.json:
         output.emit_json(report.as_json())
         return 0

@@ -4,8 +4,11 @@ handed to the registry (``mlflow_plan`` says what it should hold, ``mlflow_regis
 from __future__ import annotations
 
 import hashlib
+import shutil
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from gitmodelver.core.filerefs import follow, join, ref_kind
@@ -100,6 +103,34 @@ def spec_of(
     )
 
 
+def weights_folder(
+    repo: Repo, sys_: system.System, release: versions.Release, folder: Path, remote: str | None
+) -> Path | None:
+    """The release's DVC-tracked files in ``folder`` at their paths in the repository, copied from the DVC
+    cache (pulled from ``remote`` when it lacks them, each download checked against its md5); None when
+    the release tracks none."""
+    from gitmodelver.dvc import dvcops
+    from gitmodelver.release.verify import manifest_of
+
+    commit = repo.commit(release.commit)
+    m = manifest_of(repo, sys_, commit, release.tag)
+    if m is None:
+        return None
+    outs, unresolved = dvcops.outputs(repo.commit_tree(commit, release.tag), m)
+    if unresolved:
+        raise UsageError(f"{release.tag}: {unresolved[0]} (`git modelver verify {release.tag}` says more)")
+    if not outs:
+        return None
+    store = dvcops.Store.open(repo.root)
+    for obj in dvcops.ensure(store, outs, remote):
+        if obj.is_dir:
+            continue  # a folder's listing: its files are objects of their own
+        dest = folder / obj.path / obj.relpath if obj.relpath else folder / obj.path
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(store.path(obj), dest)
+    return folder
+
+
 def export(
     repo: Repo,
     sys_: system.System,
@@ -107,6 +138,9 @@ def export(
     uri: str,
     model: str | None = None,
     artifact_location: str | None = None,
+    *,
+    copy_weights: bool = False,
+    dvc_remote: str | None = None,
 ) -> Report:
     releases = sorted(versions.list_releases(repo, sys_.name), key=lambda r: r.version)
     if not releases:
@@ -120,6 +154,10 @@ def export(
         spec = spec_of(repo, sys_, release, sigs[release.tag], name)
         if release.tag in have:
             registry.sync_tags(have[release.tag], spec.tags)
+        elif copy_weights:
+            with tempfile.TemporaryDirectory(prefix="modelver-weights-") as folder:
+                laid = weights_folder(repo, sys_, release, Path(folder), dvc_remote)
+                registry.add_version(spec, laid)
         else:
             registry.add_version(spec)
     have = registry.versions()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from gitmodelver import advice
@@ -84,13 +85,16 @@ class Registry:
         self.changes.prompts.append(uri)
         return uri
 
-    def add_version(self, spec: VersionSpec) -> None:
+    def add_version(self, spec: VersionSpec, weights: Path | None = None) -> None:
         """A logged model for the release (params: the weights it references; prompts linked to it), and
-        the registered model's version pointing at it."""
+        the registered model's version pointing at it. ``weights``: a folder of the weights' files, laid
+        out by their paths in the repository, copied in as the logged model's artifacts."""
         prompts = {p.key: self.prompt(p, spec.tag) for p in spec.prompts}
         logged = self.client.create_logged_model(
             self._experiment(), name=self.model, tags={TAG_KEY: spec.tag}, params=spec.weights or None
         )
+        if weights is not None:
+            self.client.log_model_artifacts(logged.model_id, str(weights))
         for uri in prompts.values():
             name, version = uri.removeprefix("prompts:/").rsplit("/", 1)
             self.client.link_prompt_version_to_model(name, version, logged.model_id)
