@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -147,3 +148,16 @@ def make_ssh_key(folder: Path, email: str) -> tuple[Path, Path, Path]:
     allowed = folder / "allowed_signers"
     allowed.write_text(f'{email} namespaces="git" {public.read_text().strip()}\n')
     return private, public, allowed
+
+
+def fix_in(err: str) -> str:
+    """The command a one-line error offers after ``(fix: `` (the last one, when several lines have one)."""
+    assert "(fix: " in err, err
+    return err.rsplit("(fix: ", 1)[1].rstrip().removesuffix(")")
+
+
+def run_fix(repo: GitRepo, fix: str) -> None:
+    """The fix as pasted: `A && B` runs B only when A succeeded; no shell is involved."""
+    for part in fix.split(" && "):
+        proc = subprocess.run(shlex.split(part), cwd=repo.path, capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, f"{part!r} failed ({proc.returncode}): {proc.stderr}{proc.stdout}"

@@ -16,7 +16,6 @@ import contextlib
 import io
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SigningKey
-from helpers import MANIFEST, GitRepo, Result, seed
+from helpers import MANIFEST, GitRepo, Result, run_fix, seed
 from hookenv import install_bin, path_with, release_as
 
 from gitmodelver.cli import main
@@ -61,13 +60,6 @@ def problems(result: Result) -> list[str]:
 def fix_of(line: str) -> str | None:
     found = _FIX.search(line)
     return found.group(1) if found else None
-
-
-def run_fix(repo: GitRepo, fix: str) -> None:
-    """The fix as pasted: `A && B` runs B only when A succeeded; no shell is involved."""
-    for part in fix.split(" && "):
-        proc = subprocess.run(shlex.split(part), cwd=repo.path, capture_output=True, text=True, check=False)
-        assert proc.returncode == 0, f"{part!r} failed ({proc.returncode}): {proc.stderr}{proc.stdout}"
 
 
 def follow(repo: GitRepo, command: tuple[str, ...], result: Result, rounds: int = 3) -> Result:

@@ -9,10 +9,11 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from helpers import MANIFEST, GitRepo, seed
+from helpers import MANIFEST, GitRepo, fix_in, run_fix, seed
 
 from gitmodelver.deploy import sync
 from gitmodelver.deploy.ledger import REF, Ledger
@@ -109,27 +110,28 @@ def test_diverged_ledgers_stop_with_a_fix_that_works(origin: Path, tmp_path: Pat
     result = b.modelver("deploy", V2, "--env", "prod", "--remote", "origin")
     assert result.code == 3
     assert "each recorded events the other has not" in result.err
-    fix = result.err.split("(fix: ", 1)[1].rsplit(")", 1)[0]
-    subprocess.run(fix, shell=True, cwd=b.path, check=True)
+    run_fix(b, fix_in(result.err))
     assert b.modelver("deploy", V2, "--env", "prod", "--remote", "origin").code == 0
     assert remote_seqs(origin, "prod") == [1, 2]
 
 
-def _deploy_loop(path: Path, count: int, env: str) -> subprocess.Popen[str]:
-    script = "\n".join(
-        f"{sys.executable} -m gitmodelver -C {path} deploy {V1 if i % 2 else V2} --env {env} "
-        f"--remote origin --reason 'clone {path.name} #{i}' -q || exit 9"
-        for i in range(count)
-    )
-    return subprocess.Popen(["bash", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _deploy_loop(path: Path, count: int, env: str) -> list[str]:
+    """``count`` deploys one after the other from one clone, as separate processes; their errors."""
+    failed = []
+    for i in range(count):
+        argv = [sys.executable, "-m", "gitmodelver", "-C", str(path), "deploy", V1 if i % 2 else V2]
+        argv += ["--env", env, "--remote", "origin", "--reason", f"clone {path.name} #{i}", "-q"]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
+        if proc.returncode != 0:
+            failed.append(proc.stderr)
+    return failed
 
 
 def test_concurrent_deploys_from_many_clones_lose_nothing(origin: Path, tmp_path: Path) -> None:
     clones = [clone(origin, tmp_path / f"c{i}") for i in range(4)]
-    loops = [_deploy_loop(c.path, 5, "prod") for c in clones]
-    for loop in loops:
-        out, err = loop.communicate(timeout=600)
-        assert loop.returncode == 0, err
+    with ThreadPoolExecutor(max_workers=len(clones)) as pool:  # the four clones at once
+        failed = [e for errors in pool.map(lambda c: _deploy_loop(c.path, 5, "prod"), clones) for e in errors]
+    assert not failed, failed[0]
     seqs = remote_seqs(origin, "prod")
     assert seqs == list(range(1, 21))
     reasons = sorted(str(e.get("reason")) for e in Ledger(Repo(origin, bare_ok=True)).events("prod"))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shlex
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 import pygit2
 import pytest
-from helpers import MANIFEST, GitRepo, ledger_bytes, seed
+from helpers import MANIFEST, GitRepo, fix_in, ledger_bytes, run_fix, seed
 
 from gitmodelver.commands import completion
 from gitmodelver.deploy import deployments, ledger, shards
@@ -321,25 +320,13 @@ def test_both_layouts_at_once_are_refused_naming_both(released: GitRepo) -> None
     for args in (("envs",), ("asof", "now", "--env", "prod"), ("deploy", "v1.0.0", "--env", "prod")):
         result = repo.modelver(*args)
         assert result.code == 1 and "events/prod.jsonl and events/prod/" in result.err, (args, result.err)
-    fix = fix_of(repo.modelver("envs").err)
+    fix = fix_in(repo.modelver("envs").err)
     assert fix == f"git update-ref {REF} {tip} {repo.git('rev-parse', REF).strip()}"
-    run(repo, fix)
+    run_fix(repo, fix)
     assert repo.modelver("deploy", "v1.0.0", "--env", "prod").code == 0
 
 
 # --------------------------------------------------------------------------- a broken shard, and its fix
-
-
-def fix_of(err: str) -> str:
-    assert "(fix: " in err, err
-    return err.rsplit("(fix: ", 1)[1].rstrip().removesuffix(")")
-
-
-def run(repo: GitRepo, fix: str) -> None:
-    """The fix as pasted (no shell): each part must succeed."""
-    for part in fix.split(" && "):
-        proc = subprocess.run(shlex.split(part), cwd=repo.path, capture_output=True, text=True, check=False)
-        assert proc.returncode == 0, f"{part!r}: {proc.stderr}"
 
 
 def forge(repo: GitRepo, path: str, line: int, text: bytes) -> str:
@@ -380,8 +367,8 @@ def test_a_forged_line_in_an_earlier_shard_is_named_and_the_fix_works(
     result = repo.modelver("asof", "now", "--env", "load")
     assert result.code == 1 and problem in result.err
     assert f"the ledger was sound at {sound[:12]}, 1 commit(s) ago" in result.err
-    assert fix_of(result.err).startswith(f"git update-ref {REF} {sound} ")
-    run(repo, fix_of(result.err))
+    assert fix_in(result.err).startswith(f"git update-ref {REF} {sound} ")
+    run_fix(repo, fix_in(result.err))
     assert repo.modelver("asof", "now", "--env", "load").code == 0
     assert record(repo, "load", [at(8)])[-1].seq == 8
 
@@ -396,8 +383,8 @@ def test_the_fix_fetches_a_remote_whose_shards_are_sound(repo: GitRepo, tmp_path
     forge(repo, "events/load/00000001.jsonl", 3, b"{}\n")
     result = repo.modelver("envs", "--json")
     assert result.code == 1 and "events/load/00000001.jsonl:3: missing seq" in result.err
-    assert fix_of(result.err) == f"git fetch origin +{REF}:{REF}"
-    run(repo, fix_of(result.err))
+    assert fix_in(result.err) == f"git fetch origin +{REF}:{REF}"
+    run_fix(repo, fix_in(result.err))
     assert repo.modelver("envs", "--json").code == 0
 
 
