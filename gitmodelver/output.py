@@ -27,6 +27,16 @@ def emit_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=indent, ensure_ascii=False, default=encode_default) + "\n")
 
 
+def size(n: int) -> str:
+    """A size in bytes for people: ``812 B``, ``48.0 KiB``, ``1.2 GiB``."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.1f} {unit}" if unit != "B" else f"{n} B"
+        value /= 1024
+    return f"{n} B"
+
+
 def say(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 

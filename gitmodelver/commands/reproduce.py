@@ -5,7 +5,7 @@ from pathlib import Path
 
 from gitmodelver import output
 from gitmodelver.commands import open_version
-from gitmodelver.dvc import dvcops, reproduce
+from gitmodelver.dvc import reproduce
 from gitmodelver.errors import CheckFailed
 
 
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
             output.say(f"  attestation  {path}")
         for w in result.weights:
             files = f"{w.files} files" if w.files != 1 else "1 file"
-            output.say(f"  {w.ref:<18} {w.path}  {files}, {dvcops.human(w.size)}, {w.link}")
+            output.say(f"  {w.ref:<18} {w.path}  {files}, {output.size(w.size)}, {w.link}")
         for check in result.report.checks:
             output.say(f"  {'ok  ' if check.ok else 'FAIL'}  {check.name:<12} {check.detail}")
     if not result.ok:

@@ -54,13 +54,7 @@ def _fence(lines: list[str]) -> str:
 
 
 def _size(n: int | None) -> str:
-    if n is None:
-        return "?"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:,} B" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return f"{n} B"
+    return "?" if n is None else output.size(n)
 
 
 def _short(md5: str | None) -> str:

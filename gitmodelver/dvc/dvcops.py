@@ -641,12 +641,3 @@ def ensure_default_remote(root: Path, storage: Path) -> Path | None:
         local["remote"][LOCAL_REMOTE] = {"url": str(storage)}
         local["core"]["remote"] = LOCAL_REMOTE
     return storage
-
-
-def human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.1f} {unit}" if unit != "B" else f"{size} B"
-        value /= 1024
-    return f"{size} B"

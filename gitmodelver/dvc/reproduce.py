@@ -17,6 +17,7 @@ from typing import Any
 
 import pygit2
 
+from gitmodelver import output
 from gitmodelver.dvc import dvcops
 from gitmodelver.dvc.dvcops import HashCache, Obj, Output, Store
 from gitmodelver.errors import UsageError
@@ -135,7 +136,7 @@ def _fetch(root: Path, outs: list[Output], remote: str | None, say: Say, hashes:
     if lacking:
         size = sum(o.size or 0 for o in lacking)
         url = dvcops.remote_url(root, remote)
-        say(f"fetching {len(lacking)} output(s) ({dvcops.human(size)}) from DVC remote {url}")
+        say(f"fetching {len(lacking)} output(s) ({output.size(size)}) from DVC remote {url}")
     objs = dvcops.ensure(store, outs, remote, hashes)
     if len(objs) > len(outs) and not lacking:
         say(f"{len(objs)} object(s) in the DVC cache")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
+from gitmodelver import output
 from gitmodelver.core.diff import Change, bump_level, diff, policy_overrides
 from gitmodelver.core.semver import level_rank
 from gitmodelver.site import textdiff
@@ -84,12 +85,7 @@ def _owns(ref: str, path: str) -> bool:
 def size(value: int | None) -> str:
     if value is None:
         return "–"
-    amount = float(value)
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if amount < 1024 or unit == "TiB":
-            return f"{value:,} bytes" if unit == "bytes" else f"{amount:.1f} {unit}"
-        amount /= 1024
-    return f"{value:,} bytes"
+    return output.size(value)
 
 
 def arrow(old: Raw | str, new: Raw | str) -> Raw:
