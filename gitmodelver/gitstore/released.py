@@ -25,7 +25,6 @@ from typing import Any
 
 import pygit2
 
-from gitmodelver.core.semver import parse_tag
 from gitmodelver.gitstore import index, versions
 from gitmodelver.gitstore.repo import Repo
 
@@ -77,22 +76,12 @@ def _confirmed(repo: Repo, name: str, kept: Any, heads: list[pygit2.Oid]) -> obj
     if not (isinstance(kept, list) and len(kept) == 2 and all(isinstance(k, str) for k in kept)):
         return _UNKNOWN
     tag, target = kept
-    parsed = parse_tag(tag, name)
-    if parsed is None or parsed[1].build or not index.is_object_id(target) or _target(repo, tag) != target:
+    release = versions.Catalog(repo, name).named(tag)  # the ref as it is now: one lookup, no listing
+    if release is None or release.target != target:
         return _UNKNOWN
-    release = versions.release_from(repo.git, tag, name, parsed[1], pygit2.Oid(hex=target))
-    if release is None or not any(versions.contains(repo, tip, release.commit) for tip in heads):
+    if not any(versions.contains(repo, tip, release.commit) for tip in heads):
         return _UNKNOWN
     return release
-
-
-def _target(repo: Repo, tag: str) -> str | None:
-    """What ``refs/tags/TAG`` points at now (one lookup: packed refs are searched, not listed)."""
-    try:
-        ref = repo.git.references.get(versions.TAG_PREFIX + tag)
-    except (ValueError, pygit2.GitError):
-        return None
-    return str(ref.target) if ref is not None else None
 
 
 def refs_state(repo: Repo) -> str | None:
