@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gitmodelver.core import schema_cache, validate
+from gitmodelver.core import schema_cache, tomltext, validate
 
 EXAMPLES = int(os.environ.get("MODELVER_FUZZ_EXAMPLES", "400"))  # more for a longer search
 
@@ -91,7 +91,7 @@ def documents(draw: st.DrawFn) -> str:
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents())
 def test_plain_toml_is_read_as_tomllib_reads_it(text: str) -> None:
-    fast = validate.plain_toml(text)
+    fast = tomltext.plain_toml(text)
     if fast is not None:
         assert typed(fast) == reference(text)
         assert validate.shape_problem(fast) is None  # what shape_problem refuses is left to tomllib
@@ -105,8 +105,8 @@ def test_manifests_as_written_are_plain() -> None:
         '[weights.adapter]\ntrained_on = ["data/a.dvc", \'data/b.dvc\',]\nmd5 = "x"\n\n'
         "[parameters]\ntemperature = 0.2\nmax_tokens = 512\nstream = false\nstop = []\n"
     )
-    assert validate.plain_toml(text) == tomllib.loads(text)
-    assert validate.plain_toml(text.replace("\n", "\r\n")) == tomllib.loads(text)
+    assert tomltext.plain_toml(text) == tomllib.loads(text)
+    assert tomltext.plain_toml(text.replace("\n", "\r\n")) == tomllib.loads(text)
 
 
 @pytest.mark.parametrize(
@@ -126,7 +126,7 @@ def test_manifests_as_written_are_plain() -> None:
     ],
 )
 def test_what_is_not_plain_is_left_to_tomllib(text: str) -> None:
-    assert validate.plain_toml(text) is None
+    assert tomltext.plain_toml(text) is None
 
 
 # --------------------------------------------------------------------------- the compiled schema

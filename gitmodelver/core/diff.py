@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -91,11 +92,12 @@ _SCALARS = frozenset({str, int, float, bool, list, type(None)})
 def _walk(old: Any, new: Any, path: str) -> Iterable[tuple[str, Any, Any]]:
     if _table(old) and _table(new):
         for name, value in new.items():
-            sub = join(path, str(name))
             if name in old:
-                yield from _walk(old[name], value, sub)
+                before = old[name]
+                if before is not value:  # the same object (a table both manifests share): no change
+                    yield from _walk(before, value, join(path, str(name)))
             else:
-                yield sub, None, value
+                yield join(path, str(name)), None, value
         for name, value in old.items():
             if name not in new:
                 yield join(path, str(name)), value, None
@@ -111,15 +113,25 @@ def diff(
     ``overrides`` are the new manifest's ``policy.bump``. The old manifest's rules apply too and the higher
     level wins, so a commit cannot lower its own release level by editing the policy alongside the change.
     """
-    previous = policy_overrides(old) if old is not None else None
+    rules = tuple((overrides or {}).items())
+    previous = tuple(policy_overrides(old).items()) if old is not None else None
     changes = []
     for path, a, b in _walk(old or {}, new, ""):
-        level = classify(path, overrides)
-        if previous is not None and level != IGNORED:
-            level = max(level, classify(path, previous), key=level_rank)
+        level = _level(path, rules, previous)
         if level != IGNORED:
             changes.append(Change(path, a, b, level))
     return changes
+
+
+@functools.lru_cache(maxsize=4096)  # the same paths change from release to release, under the same rules
+def _level(
+    path: str, rules: tuple[tuple[str, str], ...], previous: tuple[tuple[str, str], ...] | None
+) -> str:
+    """The level of a change at ``path`` under the new manifest's rules and, when higher, the old one's."""
+    level = classify(path, dict(rules))
+    if previous is not None and level != IGNORED:
+        level = max(level, classify(path, dict(previous)), key=level_rank)
+    return level
 
 
 def bump_level(changes: Iterable[Change]) -> str | None:

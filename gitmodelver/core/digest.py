@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
 
+from gitmodelver.core import tomltext
 from gitmodelver.core.filerefs import NON_COMPONENTS
 from gitmodelver.errors import UsageError
 
@@ -33,14 +35,42 @@ def _plain(value: Any) -> Any:
 
 def canonical_json(value: Any) -> bytes:
     try:
-        text = json.dumps(
-            _plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
+        if type(value) is dict and all(type(k) is str for k in value):
+            # a manifest (or a view of one): its tables one by one, each shared table written once
+            text = "{" + ",".join(f"{_key_json(k)}:{_table_json(value[k])}" for k in sorted(value)) + "}"
+        else:
+            text = _dumps(_plain(value))
     except ValueError as exc:
         raise UsageError(
             "the manifest holds nan or inf, which has no canonical form; use a finite number"
         ) from exc
     return text.encode("utf-8")
+
+
+_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
+@functools.lru_cache(maxsize=1024)  # a manifest's top-level names: a few, in every manifest
+def _key_json(key: str) -> str:
+    return _dumps(key)
+
+
+# (table, its canonical JSON) by the table's identity: tables tomltext shares are never changed
+_TABLES: dict[int, tuple[Any, str]] = {}
+
+
+def _table_json(table: Any) -> str:
+    """One top-level value as canonical JSON: what it is inside the whole document's canonical JSON."""
+    if not tomltext.shared(table):
+        return _dumps(_plain(table))
+    kept = _TABLES.get(id(table))
+    if kept is not None and kept[0] is table:
+        return kept[1]
+    text = _dumps(_plain(table))
+    if len(_TABLES) >= tomltext.SHARED_MAX:
+        _TABLES.clear()
+    _TABLES[id(table)] = (table, text)
+    return text
 
 
 def sha256_digest(value: Any) -> str:

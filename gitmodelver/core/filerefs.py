@@ -9,6 +9,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from gitmodelver.core import tomltext
+
 # Sections that describe how we release and deploy; everything else is a component (SPEC §2).
 NON_COMPONENTS = frozenset({"system", "policy", "rollout", "promotion"})
 
@@ -59,7 +61,25 @@ def iter_file_refs(data: Mapping[str, Any]) -> Iterator[FileRef]:
     for section, value in data.items():
         if section in NON_COMPONENTS or not _table(value):
             continue
-        yield from _walk(value, (section,))
+        if tomltext.shared(value):
+            yield from _shared_refs(section, value)
+        else:
+            yield from _walk(value, (section,))
+
+
+# (section, table, its references) by the table's identity: tables tomltext shares are never changed
+_REFS: dict[int, tuple[str, Mapping[str, Any], tuple[FileRef, ...]]] = {}
+
+
+def _shared_refs(section: str, table: Mapping[str, Any]) -> tuple[FileRef, ...]:
+    kept = _REFS.get(id(table))
+    if kept is not None and kept[1] is table and kept[0] == section:
+        return kept[2]
+    refs = tuple(_walk(table, (section,)))
+    if len(_REFS) >= tomltext.SHARED_MAX:
+        _REFS.clear()
+    _REFS[id(table)] = (section, table, refs)
+    return refs
 
 
 def _table(value: Any) -> bool:

@@ -3,7 +3,8 @@ that passed remembered.
 
 jsonschema explains every error, which validation needs for its messages, but takes most of a millisecond
 even to pass a small manifest, and ``verify --all`` asks about thousands of them. So the schema is also
-compiled to one Python predicate (``compile_schema``) that answers exactly as jsonschema's Draft 2020-12
+compiled to Python predicates (``compile_schema``; ``compile_tables`` splits the root at its top-level
+tables, so a table ``tomltext`` shares is judged once) that answer exactly as jsonschema's Draft 2020-12
 validator with the manifest's type rules (a TOML float is no integer, a table is any Mapping), in
 microseconds; jsonschema runs only to explain a failure. The compiler knows the keywords the manifest
 schema uses: a schema with any other keyword is refused (``Unsupported``) rather than half-checked, and
@@ -27,6 +28,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from gitmodelver.core import tomltext
 
 SCHEMA_PATH = Path(__file__).parent.parent / "schemas" / "manifest.schema.json"
 Location = tuple[str | int, ...]
@@ -292,8 +295,72 @@ def _valid() -> Predicate | None:
         return None
 
 
+@dataclass(frozen=True)
+class _Tables:
+    """The root schema as its own checks and one per top-level table, so the verdict on a table
+    ``tomltext`` shares (the same text in many manifests) is worked out once."""
+
+    own: Predicate  # the root's keywords but ``properties`` and ``additionalProperties``
+    known: dict[str, Predicate]  # ``properties``
+    other: Predicate | None  # ``additionalProperties``
+
+    def valid(self, data: Any) -> bool:
+        if not self.own(data):
+            return False
+        if not _is_object(data):
+            return True
+        for name, table in data.items():
+            check = self.known.get(name, self.other)
+            if check is not None and not _table_verdict(check, table):
+                return False
+        return True
+
+
+_ROOT_KEYWORDS = frozenset({"type", "required", "properties", "additionalProperties"})
+
+
+def compile_tables(schema: Mapping[str, Any]) -> _Tables | None:
+    """``schema`` split at its top-level tables; None when its root uses more than ``_ROOT_KEYWORDS``
+    (then it is compiled whole). Raises Unsupported like ``compile_schema``."""
+    if not set(schema) - _ANNOTATIONS <= _ROOT_KEYWORDS or "patternProperties" in schema:
+        return None
+    compiler = _Compiler(schema)
+    own = compiler.node({k: v for k, v in schema.items() if k not in ("properties", "additionalProperties")})
+    known = {name: compiler.node(sub) for name, sub in schema.get("properties", {}).items()}
+    other = compiler.node(schema["additionalProperties"]) if "additionalProperties" in schema else None
+    return _Tables(own, known, other)
+
+
+# (table, check, verdict) by the table's identity: tables tomltext shares are never changed
+_VERDICTS: dict[int, tuple[Any, Predicate, bool]] = {}
+
+
+def _table_verdict(check: Predicate, table: Any) -> bool:
+    if not tomltext.shared(table):
+        return check(table)
+    kept = _VERDICTS.get(id(table))
+    if kept is not None and kept[0] is table and kept[1] is check:
+        return kept[2]
+    verdict = check(table)
+    if len(_VERDICTS) >= tomltext.SHARED_MAX:
+        _VERDICTS.clear()
+    _VERDICTS[id(table)] = (table, check, verdict)  # holding the table: its id stays its own
+    return verdict
+
+
+@functools.lru_cache(maxsize=1)
+def _tables() -> _Tables | None:
+    try:
+        return compile_tables(manifest_schema())
+    except Unsupported:
+        return None
+
+
 def schema_valid(data: Mapping[str, Any]) -> bool:
     """Whether ``data`` passes the schema (data that passed ``shape_problem``)."""
+    tables = _tables()
+    if tables is not None:
+        return tables.valid(data)
     valid = _valid()
     return valid(data) if valid is not None else not any(True for _ in _validator().iter_errors(data))
 

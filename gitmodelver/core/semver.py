@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 LEVELS: tuple[str, ...] = ("none", "patch", "minor", "major")
 
@@ -58,6 +58,12 @@ def _check_build_ident(ident: str) -> None:
         raise InvalidVersion(f"invalid build identifier {ident!r}")
 
 
+def _plain_core(v: Version) -> bool:
+    """A version of three non-negative ints and nothing else: valid at once."""
+    kinds = type(v.major) is int and type(v.minor) is int and type(v.patch) is int
+    return kinds and v.major >= 0 and v.minor >= 0 and v.patch >= 0 and v.pre == () and v.build == ()
+
+
 def _pre_from_text(text: str) -> tuple[str | int, ...]:
     return tuple(int(part) if part.isdigit() else part for part in text.split("."))
 
@@ -80,6 +86,8 @@ class Version:
 
     def __post_init__(self) -> None:
         # Validate on construction so that every Version, however made, prints as a parseable string.
+        if _plain_core(self):  # the usual X.Y.Z, checked at once
+            return
         for field_name in ("major", "minor", "patch"):
             value = getattr(self, field_name)
             if not _is_int(value) or value < 0:
@@ -116,7 +124,7 @@ class Version:
 
     @property
     def core(self) -> Version:
-        return Version(self.major, self.minor, self.patch)
+        return self if not self.pre and not self.build else Version(self.major, self.minor, self.patch)
 
     @cached_property
     def precedence_key(self) -> PrecedenceKey:
@@ -174,6 +182,7 @@ class Version:
         return self.precedence_key >= other.precedence_key
 
 
+@lru_cache(maxsize=4096)  # a history's versions are read again and again (as tags, in manifests)
 def _parse_plain(text: str) -> Version | None:
     """Strict SemVer 2.0.0 without a "v" prefix; None when it does not match."""
     match = _VERSION_RE.fullmatch(text)

@@ -15,9 +15,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from gitmodelver.core import schema_cache
-from gitmodelver.core.filerefs import FileRef, in_git_dir, iter_file_refs
-from gitmodelver.core.tomlpos import line_index, line_of
+from gitmodelver.core import schema_cache, tomltext
+from gitmodelver.core.filerefs import NON_COMPONENTS, FileRef, in_git_dir, iter_file_refs
+from gitmodelver.core.tomltext import line_index, line_of, plain_toml
 from gitmodelver.errors import ManifestError
 
 SCHEMA_PATH = schema_cache.SCHEMA_PATH
@@ -206,171 +206,37 @@ def _decode_error_position(message: str, text: str) -> tuple[int, str]:
     return max(len(text.splitlines()), 1), message.removesuffix(_TOML_AT_END)
 
 
-# --------------------------------------------------------------------------- plain TOML, read fast
-# `verify --all` reads every manifest ever released; tomllib, pure Python, reads a small one in a tenth of a
-# millisecond, most of it in per-character calls. Manifests are nearly always plain: table headers, and one
-# `key = value` per line with strings, integers, decimals, booleans, one-line arrays and inline tables of
-# those, each line read here by one regular expression or a few. Anything else (escapes, multi-line values,
-# dates, exponents, dotted keys, a table or key defined twice, ...) is left to tomllib, which also reports
-# every error; so are documents `shape_problem` would refuse. What is read here is what tomllib reads.
-
-MAX_HEADER = 16  # table names this long are left to tomllib (which may nest too deep for MAX_DEPTH)
-
-_WS = r"[ \t]*"
-_KEY = r"[A-Za-z0-9_-]+"
-_COMMENT = r"(?:#[^\x00-\x08\x0a-\x1f\x7f]*)?"  # TOML allows no control character but tab in a comment
-_BASIC = r'"[^"\\\x00-\x08\x0a-\x1f\x7f]*"'  # without escapes
-_LITERAL = r"'[^'\x00-\x08\x0a-\x1f\x7f]*'"
-_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?"  # no sign +, no _, no exponent, no leading zero
-
-_BLANK = re.compile(rf"{_WS}{_COMMENT}")
-_HEADER = re.compile(rf"{_WS}\[{_WS}({_KEY}(?:{_WS}\.{_WS}{_KEY})*){_WS}\]{_WS}{_COMMENT}")
-_PAIR = re.compile(rf"{_WS}({_KEY}){_WS}={_WS}")
-_END = re.compile(rf"{_WS}{_COMMENT}")
-_SCALAR = re.compile(rf"{_BASIC}|{_LITERAL}|{_NUMBER}(?![0-9A-Za-z_.:+-])|true(?![\w-])|false(?![\w-])")
-_SEPARATOR = re.compile(rf"{_WS},{_WS}")
-_INLINE_KEY = re.compile(rf"({_KEY}){_WS}={_WS}")
-_SPACE = re.compile(_WS)
-_SCALAR_TEXT = rf"{_BASIC}|{_LITERAL}|{_NUMBER}|true|false"
-# the usual line, in one match: `key = scalar`, maybe a comment
-_SIMPLE = re.compile(rf"{_WS}({_KEY}){_WS}={_WS}({_SCALAR_TEXT}){_WS}{_COMMENT}")
-
-
-class _NotPlain(Exception):
-    """Not in the subset: tomllib reads it."""
-
-
-def plain_toml(text: str) -> dict[str, Any] | None:
-    """What ``tomllib.loads(text)`` returns, when ``text`` is plain TOML; None when it is not."""
-    text = text.replace("\r\n", "\n")
-    if "\r" in text:
-        return None
-    root: dict[str, Any] = {}
-    table = root
-    inline: set[int] = set()  # inline tables are complete: a header extending one is not plain
-    try:
-        for line in text.split("\n"):
-            simple = _SIMPLE.fullmatch(line)
-            if simple is not None:
-                _put(table, simple.group(1), _scalar(simple.group(2)))
-                continue
-            if _BLANK.fullmatch(line):
-                continue
-            header = _HEADER.fullmatch(line)
-            if header is not None:
-                table = _table(root, [k.strip(" \t") for k in header.group(1).split(".")], inline)
-                continue
-            pair = _PAIR.match(line)
-            if pair is None:
-                return None
-            value, end = _value(line, pair.end())
-            if not _END.fullmatch(line, end):
-                return None
-            _put(table, pair.group(1), value)
-            if type(value) is dict:
-                inline.add(id(value))
-    except _NotPlain:
-        return None
-    return root
-
-
-def _table(root: dict[str, Any], keys: list[str], inline: set[int]) -> dict[str, Any]:
-    """The table a header opens, made along with the tables above it that do not exist yet."""
-    if len(keys) > MAX_HEADER:
-        raise _NotPlain
-    table = root
-    for key in keys[:-1]:
-        table = table.setdefault(key, {})
-        if type(table) is not dict or id(table) in inline:
-            raise _NotPlain
-    if keys[-1] in table:
-        raise _NotPlain  # defined before, or made by a sub-table's header: tomllib's rules apply
-    new: dict[str, Any] = {}
-    table[keys[-1]] = new
-    return new
-
-
-def _put(table: dict[str, Any], key: str, value: Any) -> None:
-    if key in table:
-        raise _NotPlain
-    table[key] = value
-
-
-def _value(line: str, pos: int) -> tuple[Any, int]:
-    scalar = _SCALAR.match(line, pos)
-    if scalar is not None:
-        return _scalar(scalar.group()), scalar.end()
-    opening = line[pos : pos + 1]
-    if opening == "[":
-        return _array(line, pos + 1)
-    if opening == "{":
-        return _inline_table(line, pos + 1)
-    raise _NotPlain
-
-
-def _scalar(token: str) -> Any:
-    first = token[0]
-    if first == '"' or first == "'":
-        return token[1:-1]
-    if token == "true":
-        return True
-    if token == "false":
-        return False
-    if "." in token:
-        number = float(token)
-        if not math.isfinite(number):  # a decimal of hundreds of digits
-            raise _NotPlain
-        return number
-    if len(token) > 20 or not _INT_MIN <= (number := int(token)) <= _INT_MAX:
-        raise _NotPlain  # beyond 64 bits: tomllib reads it, validate says what is wrong
-    return number
-
-
-def _array(line: str, pos: int) -> tuple[list[Any], int]:
-    """A one-line array of scalars (a trailing comma allowed), from just after its ``[``."""
-    items: list[Any] = []
-    pos = _SPACE.match(line, pos).end()  # type: ignore[union-attr]
-    while line[pos : pos + 1] != "]":
-        scalar = _SCALAR.match(line, pos)
-        if scalar is None:
-            raise _NotPlain
-        items.append(_scalar(scalar.group()))
-        pos = _SPACE.match(line, scalar.end()).end()  # type: ignore[union-attr]
-        comma = _SEPARATOR.match(line, pos)
-        if comma is not None:
-            pos = comma.end()
-        elif line[pos : pos + 1] != "]":
-            raise _NotPlain
-    return items, pos + 1
-
-
-def _inline_table(line: str, pos: int) -> tuple[dict[str, Any], int]:
-    """A one-line inline table of scalars (no trailing comma: TOML has none), from just after its ``{``."""
-    table: dict[str, Any] = {}
-    pos = _SPACE.match(line, pos).end()  # type: ignore[union-attr]
-    if line[pos : pos + 1] == "}":
-        return table, pos + 1
-    while True:
-        key = _INLINE_KEY.match(line, pos)
-        scalar = _SCALAR.match(line, key.end()) if key is not None else None
-        if key is None or scalar is None:
-            raise _NotPlain
-        _put(table, key.group(1), _scalar(scalar.group()))
-        pos = _SPACE.match(line, scalar.end()).end()  # type: ignore[union-attr]
-        comma = _SEPARATOR.match(line, pos)
-        if comma is not None:
-            pos = comma.end()
-        elif line[pos : pos + 1] == "}":
-            return table, pos + 1
-        else:
-            raise _NotPlain
-
-
 # --------------------------------------------------------------------------- path rules
 
 
 def _path_problems(data: Mapping[str, Any], root: Path | None, base: Path | None) -> Iterator[Problem]:
     rules = _PathRules(root, base)
+    for section, table in data.items():
+        if section in NON_COMPONENTS:  # no file references there
+            continue
+        if root is None and tomltext.shared(table):  # no working tree: the rules see only the text
+            yield from _shared_path_problems(rules, section, table)
+        else:
+            yield from _table_path_problems(rules, {section: table})
+
+
+# (table, section, manifest folder, problems) by the table's identity: shared tables are never changed
+_PATHS: dict[int, tuple[Any, str, str, tuple[Problem, ...]]] = {}
+
+
+def _shared_path_problems(rules: _PathRules, section: str, table: Any) -> tuple[Problem, ...]:
+    folder = rules.where
+    kept = _PATHS.get(id(table))
+    if kept is not None and kept[0] is table and kept[1:3] == (section, folder):
+        return kept[3]
+    found = tuple(_table_path_problems(rules, {section: table}))
+    if len(_PATHS) >= tomltext.SHARED_MAX:
+        _PATHS.clear()
+    _PATHS[id(table)] = (table, section, folder, found)
+    return found
+
+
+def _table_path_problems(rules: _PathRules, data: Mapping[str, Any]) -> Iterator[Problem]:
     for ref in iter_file_refs(data):
         message = rules.check(ref.target, file=ref.kind in ("path", "params"))
         if message:
@@ -398,6 +264,7 @@ class _PathRules:
         # Only a real working tree can be asked about symlinks.
         self.root = root.resolve() if root is not None else None
         self.folder = _folder_in_repo(root, base)
+        self.where = str(self.folder)
 
     def check(self, target: str, *, file: bool = False) -> str | None:
         """The problem with ``target``, if any; ``file``: it must name a file (a ``path`` reference),
@@ -410,7 +277,7 @@ class _PathRules:
             return f"{target!r} contains a NUL character, which no file name can"
         if target.startswith("/") or _WINDOWS_DRIVE.match(target):
             return f"'{target}' is absolute; paths are relative to the manifest's folder"
-        inside = posixpath.normpath(posixpath.join(str(self.folder), target))
+        inside = posixpath.normpath(posixpath.join(self.where, target))
         if inside == ".." or inside.startswith("../"):
             return f"'{target}' leaves the repository ('..' climbs above its root)"
         if in_git_dir(inside):
@@ -425,13 +292,16 @@ class _PathRules:
         return problem
 
 
+_TOP = PurePosixPath(".")
+
+
 def _folder_in_repo(root: Path | None, base: Path | None) -> PurePosixPath:
     """The manifest's folder relative to the repository root ('.' when unknown or outside it).
 
     Without a working tree (a manifest read from Git objects) a relative ``base`` is that folder.
     """
     if base is None:
-        return PurePosixPath(".")
+        return _TOP
     if root is None:
         return PurePosixPath(base.as_posix()) if not base.is_absolute() else PurePosixPath(".")
     for folder, top in ((base, root), (base.resolve(), root.resolve())):

@@ -86,8 +86,9 @@ def is_signed(message: str) -> bool:
     return signature_start(message) < len(message)
 
 
-_TRAILER = re.compile(r"^(Modelver-[A-Za-z-]+): *(.*?) *$")
-_ANY_TRAILER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*: ")
+_TRAILER = re.compile(r"^(Modelver-[A-Za-z-]+): *(.*?) *$", re.MULTILINE)
+_ANY_TRAILER = r"[A-Za-z0-9][A-Za-z0-9-]*: [^\n]*"
+_TRAILER_BLOCK = re.compile(rf"{_ANY_TRAILER}(?:\n{_ANY_TRAILER})*")  # every line a trailer
 
 
 def parse_trailers(message: str) -> dict[str, str]:
@@ -95,14 +96,11 @@ def parse_trailers(message: str) -> dict[str, str]:
     the message (the signature block removed), and only when every line of it is a trailer."""
     text = strip_signature(message).rstrip()
     paragraph = text[text.rfind("\n\n") + 2 :] if "\n\n" in text else ""
-    lines = paragraph.split("\n")
-    if not paragraph or not all(_ANY_TRAILER.match(line) for line in lines):
+    if not _TRAILER_BLOCK.fullmatch(paragraph):
         return {}
     found: dict[str, str] = {}
-    for line in lines:
-        match = _TRAILER.match(line)
-        if match is not None:
-            found.setdefault(match.group(1), match.group(2))
+    for match in _TRAILER.finditer(paragraph):
+        found.setdefault(match.group(1), match.group(2))
     return found
 
 

@@ -63,12 +63,24 @@ class WorkTree:
         return self._links[path]
 
 
+SHARED_BLOB = 64 * 1024  # bytes: prompts and DVC files are shared between trees, datasets are not
+SHARED_BLOBS = 4096  # blobs kept at most (256 MiB at the very most)
+
+
 class CommitTree:
-    def __init__(self, repo: pygit2.Repository, commit: pygit2.Commit, label: str) -> None:
+    def __init__(
+        self,
+        repo: pygit2.Repository,
+        commit: pygit2.Commit,
+        label: str,
+        blobs: dict[pygit2.Oid, bytes] | None = None,
+    ) -> None:
         self.repo = repo
         self.tree = commit.tree
         self.label = label
         self._entries: dict[str, pygit2.Object | None] = {}  # links are looked up, then read
+        # small blobs read, by id, shared by the trees of one run: versions share most of their files
+        self._blobs = blobs
 
     def _entry(self, path: str) -> pygit2.Object | None:
         if path not in self._entries:
@@ -101,7 +113,16 @@ class CommitTree:
         entry = self._entry(path)
         if entry is None or entry.type_str != "blob":
             return None
-        return blob_data(self.repo, entry.id)
+        if self._blobs is None:
+            return blob_data(self.repo, entry.id)
+        data = self._blobs.get(entry.id)
+        if data is None:
+            data = blob_data(self.repo, entry.id)
+            if data is not None and len(data) <= SHARED_BLOB:
+                if len(self._blobs) >= SHARED_BLOBS:
+                    self._blobs.clear()
+                self._blobs[entry.id] = data
+        return data
 
     def blob(self, path: str) -> bytes | None:
         return self.read(path)

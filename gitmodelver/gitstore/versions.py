@@ -74,6 +74,7 @@ class Release:
     offset: int = 0
     facts: TagFacts | None = field(default=None, compare=False, repr=False)
     source: pygit2.Repository | None = field(default=None, compare=False, repr=False)
+    named: str | None = field(default=None, compare=False, repr=False)  # the tag object's own name, when read
 
     @cached_property
     def message(self) -> str:
@@ -176,7 +177,17 @@ def _annotated(
         who = pygit2.Signature("-", "-", tagged.commit_time, tagged.commit_time_offset)
     tagger = f"{who.name} <{who.email}>" if who.name != "-" else None
     return Release(
-        tag, name, version, str(obj.id), str(commit), True, obj.message or "", tagger, who.time, who.offset
+        tag,
+        name,
+        version,
+        str(obj.id),
+        str(commit),
+        True,
+        obj.message or "",
+        tagger,
+        who.time,
+        who.offset,
+        named=obj.name,
     )
 
 
@@ -213,6 +224,7 @@ def _from_facts(
         offset=facts.offset,
         facts=facts,
         source=repo,
+        named=None,
     )
     return release
 

@@ -23,7 +23,7 @@ from gitmodelver.core import digest
 from gitmodelver.core.diff import bump_level, diff, policy_overrides
 from gitmodelver.core.manifest import Manifest, parse
 from gitmodelver.core.semver import LEVELS, level_rank
-from gitmodelver.core.validate import plain_toml
+from gitmodelver.core.tomltext import plain_toml
 from gitmodelver.errors import ManifestError, ModelverError
 from gitmodelver.gitstore import signature
 from gitmodelver.gitstore.repo import Repo
@@ -66,6 +66,7 @@ class Context:
     _candidates: list[Release] | None = None
     _ladder: tuple[list[Release], list[Any]] | None = None
     _commits: dict[str, pygit2.Commit | None] = field(default_factory=dict)
+    blobs: dict[pygit2.Oid, bytes] = field(default_factory=dict)  # files the versions share, by id
 
     def candidates(self) -> list[Release]:
         """The system's releases as refs, with ``known`` ones (not refs yet) in their place."""
@@ -111,7 +112,10 @@ class Context:
     def commit(self, oid: str) -> pygit2.Commit | None:
         if oid not in self._commits:  # each release's commit is read for itself and for the next release
             obj = self.repo.git.get(oid)
-            self._commits[oid] = obj.peel(pygit2.Commit) if obj is not None else None
+            if obj is None or isinstance(obj, pygit2.Commit):
+                self._commits[oid] = obj
+            else:
+                self._commits[oid] = obj.peel(pygit2.Commit)
         return self._commits[oid]
 
     def manifest_at(self, commit: pygit2.Commit, label: str) -> Manifest | None:
@@ -282,7 +286,7 @@ def _judged(
     # The level check parses the previous release, which is often this commit's parent: do it before
     # the tag-object check reads that parent's version, so the manifest is parsed once.
     level, keep = _level(ctx, release, m, previous)
-    tree = CommitTree(ctx.repo.git, commit, release.tag)
+    tree = CommitTree(ctx.repo.git, commit, release.tag, ctx.blobs)
     state = digest.state_digest(m.data)
     checks = (
         _tag_object(ctx, release, commit),
@@ -346,8 +350,10 @@ def _tag_object(ctx: Context, release: Release, commit: pygit2.Commit) -> Check:
             f"refs/tags/{release.tag} is a lightweight tag: a release is an annotated tag with trailers; "
             f"`git tag -d {release.tag}` and `git modelver release`",
         )
-    obj = ctx.repo.git.get(release.target)
-    name = obj.name if isinstance(obj, pygit2.Tag) else None
+    name = release.named  # read with the tag object when it was listed
+    if name is None:
+        obj = ctx.repo.git.get(release.target)
+        name = obj.name if isinstance(obj, pygit2.Tag) else None
     if name != release.tag:
         return Check(
             "tag-object",

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from gitmodelver.core.tomlpos import Key, line_index, line_of
+from gitmodelver.core.tomltext import Key, line_index, line_of
 
 TRICKY = """\
 # a comment with [brackets] and key = value
