@@ -81,6 +81,11 @@ class Section:
             self.entries[oid] = value
             self._added[oid] = value
 
+    @property
+    def added(self) -> Mapping[str, Any]:
+        """What was put since the file was read or last saved."""
+        return self._added
+
     def update(self, values: Mapping[str, Any]) -> None:
         for oid, value in values.items():
             self.put(oid, value)

@@ -38,7 +38,7 @@ import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from gitmodelver.gitstore import index
 from gitmodelver.gitstore.repo import Repo
@@ -136,8 +136,8 @@ class Kept:
     """The two sections, read once for a run of many versions; ``save`` writes what the run learned."""
 
     def __init__(self, repo: Repo, *, versions: bool = True) -> None:
-        self.manifests = index.Section(repo, MANIFESTS, scope())
-        self.versions = index.Section(repo, VERSIONS, scope()) if versions else None
+        self.manifests: index.Section = index.Section(repo, MANIFESTS, scope())
+        self.versions: index.Section | None = index.Section(repo, VERSIONS, scope()) if versions else None
 
     def manifest(self, blob: str) -> Problems | Literal[True] | None:
         """True for a valid manifest, its problems for an invalid one, None when not known."""
@@ -159,9 +159,24 @@ class Kept:
         found = Verdict.from_json(self.versions.get(target))
         return found if found is not None and found.tag == tag and found.file == file else None
 
+    def knows(self, target: str) -> bool:
+        """Whether a verdict is kept for the tag object ``target`` (whatever it says)."""
+        return self.versions is not None and self.versions.get(target) is not None
+
     def learn_version(self, target: str, verdict: Verdict) -> None:
         if self.versions is not None:
             self.versions.put(target, verdict.as_json())
+
+    def learned(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """What this run added (for another process's ``learn``)."""
+        return dict(self.manifests.added), dict(self.versions.added) if self.versions is not None else None
+
+    def learn(self, learned: object) -> None:
+        """What another process of the same run added (``learned``)."""
+        manifests, versions = cast(tuple[dict[str, Any], dict[str, Any] | None], learned)
+        self.manifests.update(manifests)
+        if self.versions is not None and versions is not None:
+            self.versions.update(versions)
 
     def save(self) -> None:
         self.manifests.save()

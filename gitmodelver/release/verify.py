@@ -30,6 +30,7 @@ from gitmodelver.gitstore.repo import Repo
 from gitmodelver.gitstore.system import System
 from gitmodelver.gitstore.tree import CommitTree
 from gitmodelver.gitstore.versions import Release, list_releases
+from gitmodelver.release import workers
 from gitmodelver.release.checks import (
     Check,
     ExtraChecks,
@@ -108,6 +109,11 @@ class Context:
             )
             self._ladder = ladder, [r.version.precedence_key for r in ladder]
         return self._ladder
+
+    def reopen(self) -> None:
+        """A repository handle of this process's own (in a forked one: see ``workers``)."""
+        self.repo.git = pygit2.Repository(self.repo.git.path)
+        self._commits = {}
 
     def commit(self, oid: str) -> pygit2.Commit | None:
         if oid not in self._commits:  # each release's commit is read for itself and for the next release
@@ -222,7 +228,20 @@ def verify_releases(
     ctx = Context(repo, system, signatures=sigs, kept=kept, listed=releases if complete else None)
     if extra is not None:
         ctx.extra = extra(ctx, releases)
-    reports = [check_release(ctx, r) for r in output.progress(releases, "verify")]
+    # Only work to do is shared out (verdicts kept are read sooner than a process starts), and the DVC
+    # side is checked in this process alone: its objects and remotes are not forked.
+    unknown = sum(1 for r in releases if not kept.knows(r.target))
+    many = ctx.extra is None and unknown >= 2 * workers.PART_MIN
+    chunks = workers.parts(releases, workers.jobs(repo) if many else 1)
+    if len(chunks) > 1:
+        ctx.ladder()  # sorted once, before the parts share it
+    reports = workers.run_parts(
+        chunks,
+        lambda part: [check_release(ctx, r) for r in output.progress(part, "verify")],
+        kept.learned,
+        kept.learn,
+        ctx.reopen,
+    )
     kept.save()
     return reports
 

@@ -1,0 +1,157 @@
+"""`verify --all` over thousands of versions runs in several processes (``release.workers``): the same
+reports, the same versions index and the same errors as one process; a part whose process dies or fails
+is checked again by the process that forked it.
+
+The history is built by ``bench/_history.py`` (fast-import), copied per test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import GitRepo, fix_in, run_fix
+
+from gitmodelver.gitstore import system, versions
+from gitmodelver.gitstore.repo import Repo
+from gitmodelver.release import verify, workers
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+import _history  # noqa: E402
+
+VERSIONS = 2 * workers.PART_MIN + 100  # two parts at least
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("history") / "repo"
+    _history.build(path, VERSIONS)
+    return path
+
+
+@pytest.fixture
+def repo(history: Path, tmp_path: Path) -> GitRepo:
+    shutil.copytree(history, tmp_path / "repo", symlinks=True)
+    return GitRepo(tmp_path / "repo")
+
+
+def cold(repo: GitRepo, jobs: int) -> tuple[int, str, str, dict[str, object]]:
+    """``verify --all --json`` with no versions index and ``modelver.jobs``; and the index it wrote."""
+    shutil.rmtree(repo.path / ".git" / "modelver" / "index", ignore_errors=True)
+    repo.git("config", "modelver.jobs", str(jobs))
+    result = repo.modelver("verify", "--all", "--json")
+    folder = repo.path / ".git" / "modelver" / "index"
+    kept = {p.name: json.loads(p.read_bytes()) for p in sorted(folder.glob("*.json"))}
+    return result.code, result.out, result.err, kept
+
+
+def test_two_processes_say_and_keep_what_one_says(repo: GitRepo) -> None:
+    one = cold(repo, 1)
+    two = cold(repo, 2)
+    assert one[0] == 0, one[2]
+    assert two == one  # the same bytes out, the same index written (both parts' verdicts kept)
+    assert len(json.loads(one[1])["versions"]) == VERSIONS
+    versions_kept = one[3]["versions.json"]["entries"]  # type: ignore[index]
+    assert len(versions_kept) == VERSIONS
+    # and the warm run after it reads both parts' verdicts
+    assert repo.modelver("verify", "--all", "--json").out == one[1]
+
+
+def test_the_other_parts_run_in_processes_of_their_own(repo: GitRepo) -> None:
+    handle = Repo(repo.path)
+    handle.git.config["modelver.jobs"] = "2"
+    (sys_,) = system.select_all(handle, None)
+    releases = versions.list_releases(handle, sys_.name, indexed=False)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
+    reports = verify.verify_releases(handle, sys_, releases, complete=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
+    assert [r.tag for r in reports] == [r.tag for r in releases]
+    assert all(r.ok for r in reports)
+    assert after > before  # a forked process checked a part (and was waited for)
+
+
+def test_an_error_in_another_part_is_raised_as_one_process_raises_it(repo: GitRepo) -> None:
+    # the highest version (the last part) names weights through a DVC file pointing outside the repository
+    text = repo.read("modelver.toml").replace(
+        f'version = "{_history.version_at(VERSIONS - 1)[0]}"', 'version = "9.0.0"'
+    )
+    repo.write("w.dvc", "outs:\n- md5: 0123456789abcdef0123456789abcdef\n  size: 3\n  path: ../../outside\n")
+    repo.write(
+        "modelver.toml", text + '\n[weights.w]\ndvc = "w.dvc"\nmd5 = "0123456789abcdef0123456789abcdef"\n'
+    )
+    repo.commit_all("weights from outside")
+    repo.git("tag", "-a", "--no-sign", "-m", "bench@v9.0.0 (major)\n\nModelver-Bump: major", "bench@v9.0.0")
+    one, two = cold(repo, 1), cold(repo, 2)
+    assert one[0] == two[0] == 2, one[2]
+    assert "outside" in one[2] and two[2] == one[2]
+
+
+def test_modelver_jobs_must_be_a_number_of_processes(repo: GitRepo) -> None:
+    repo.git("config", "modelver.jobs", "many")
+    result = repo.modelver("verify", "--all")
+    assert result.code == 2
+    assert "modelver.jobs is 'many'" in result.err
+    run_fix(repo, fix_in(result.err))
+    assert repo.modelver("verify", "--all").code == 0
+
+
+def test_parts_are_contiguous_nearly_equal_and_not_too_small() -> None:
+    items = list(range(3 * workers.PART_MIN + 7))
+    cut = workers.parts(items, 4)  # only three parts of PART_MIN
+    assert [len(p) for p in cut] == [workers.PART_MIN + 3, workers.PART_MIN + 2, workers.PART_MIN + 2]
+    assert [x for p in cut for x in p] == items
+    assert workers.parts(items[: workers.PART_MIN * 2 - 1], 8) == [items[: workers.PART_MIN * 2 - 1]]
+    assert workers.parts([], 2) == [[]]
+
+
+PARENT = os.getpid()
+
+
+def _doubled_but_killed_elsewhere(part: list[int]) -> list[int]:
+    if os.getpid() != PARENT:
+        os.kill(os.getpid(), signal.SIGKILL)  # kill -9 of the forked process, mid-part
+    return [x * 2 for x in part]
+
+
+def _doubled_but_failing_elsewhere(part: list[int]) -> list[int]:
+    if os.getpid() != PARENT:
+        raise RuntimeError("a part that fails in its own process")
+    return [x * 2 for x in part]
+
+
+@pytest.mark.parametrize("check", [_doubled_but_killed_elsewhere, _doubled_but_failing_elsewhere])
+def test_a_part_whose_process_dies_is_checked_again_here(check: object) -> None:
+    learned: list[object] = []
+    chunks = [[1, 2], [3, 4], [5]]
+    found = workers.run_parts(chunks, check, lambda: "kept", learned.append, lambda: None)  # type: ignore[arg-type]
+    assert found == [2, 4, 6, 8, 10]
+    assert learned == []  # nothing came back from the dead parts: nothing learned from them
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # and no process is left behind
+
+
+def test_what_the_other_parts_learned_comes_back() -> None:
+    learned: list[object] = []
+    found = workers.run_parts(
+        [[1], [2], [3]], lambda part: [os.getpid() != PARENT], lambda: "kept", learned.append, lambda: None
+    )
+    assert found == [False, True, True]
+    assert learned == ["kept", "kept"]
+
+
+def test_an_error_here_stops_the_other_parts() -> None:
+    def check(part: list[int]) -> list[int]:
+        if os.getpid() == PARENT:
+            raise ValueError("this part fails")
+        return part
+
+    with pytest.raises(ValueError, match="this part fails"):
+        workers.run_parts([[1], [2], [3]], check, lambda: None, lambda k: None, lambda: None)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
