@@ -35,10 +35,13 @@ MAX_JOBS = 8
 def jobs(repo: Repo) -> int:
     """The processes a run may use: ``modelver.jobs``, else the processors available (at most
     ``MAX_JOBS``)."""
+    if not hasattr(os, "fork"):  # Windows: one process
+        return 1
     try:
         raw = str(repo.git.config["modelver.jobs"])
     except (KeyError, pygit2.GitError):
-        return min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, MAX_JOBS)
+        usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+        return min(len(usable), MAX_JOBS)
     count = int(raw) if raw.strip().isdigit() else 0
     if count < 1:
         raise UsageError(
