@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-import traceback
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from gitmodelver import __version__, output
 from gitmodelver.errors import BadArguments, ExitCode, ModelverError
@@ -53,13 +52,38 @@ def _globals() -> argparse.ArgumentParser:
 COMMON = _globals()
 
 
-def _add(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str
-) -> argparse.ArgumentParser:
+def _add(sub: Any, name: str, help: str) -> argparse.ArgumentParser:
     # help is %-formatted by argparse, a description is not: one text, escaped for the first
-    parser = sub.add_parser(name, help=help.replace("%", "%%"), description=help, parents=[COMMON])
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=help.replace("%", "%%"), description=help, parents=[COMMON]
+    )
     parser.set_defaults(command=name)
     return parser
+
+
+class _Skipped:
+    """A command's parser left out: every call made to build it does nothing (see ``_Only``)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return self
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self
+
+    def __iter__(self) -> Any:
+        return iter(())
+
+
+class _Only:
+    """The subcommands, with only ``name`` built: a hook runs on every commit, and building the parsers of
+    forty commands costs it more than its own check."""
+
+    def __init__(self, sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
+        self.sub = sub
+        self.name = name
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        return self.sub.add_parser(name, **kwargs) if name == self.name else _Skipped()
 
 
 def _positive(text: str) -> int:
@@ -119,12 +143,14 @@ def _attestation_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``only``, the parser of that one command alone beside the globals."""
     parser = argparse.ArgumentParser(
         prog="git modelver", description="Version whole AI systems in Git.", parents=[COMMON]
     )
     parser.add_argument("--version", action="version", version=f"gitmodelver {__version__}")
-    sub = parser.add_subparsers(metavar="COMMAND")
+    subparsers = parser.add_subparsers(metavar="COMMAND")
+    sub: Any = subparsers if only is None else _Only(subparsers, only)
 
     p = _add(sub, "init", "write a manifest from what is here, pin it, add the hooks")
     p.add_argument("--name", help="the system name (default: the folder's name)")
@@ -473,8 +499,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Options of the globals that take a value: the word after them is no command.
+_VALUED = {"-C", "--system"}
+
+
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The command a command line names (its first word that is no global option or its value)."""
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word in _VALUED:
+            skip = True
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def run(argv: Sequence[str]) -> int:
-    parser = build_parser()
+    parser = build_parser("hook" if _command_word(argv) == "hook" else None)
     _raise_on_bad_arguments(parser)
     args = parser.parse_args(argv)
     for key, value in GLOBAL_DEFAULTS.items():
@@ -500,6 +543,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             failure = _failure("Failed", f"the command failed with exit {code}; stderr says why", code)
         except ModelverError as exc:
             if debug:
+                import traceback  # only with --debug
+
                 traceback.print_exc()
             if isinstance(exc, BadArguments):  # argparse's own form; it has printed the usage
                 print(f"{exc.prog}: error: {exc.message}", file=sys.stderr)
@@ -513,6 +558,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         except Exception as exc:  # the boundary: a bug must still be one line without --debug
             if debug:
+                import traceback  # only with --debug
+
                 traceback.print_exc()
             message = f"internal error: {type(exc).__name__}: {exc}"
             print(f"{message} (rerun with --debug for the traceback)", file=sys.stderr)

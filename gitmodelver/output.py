@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import functools
 import json
 import sys
 from collections.abc import Iterable, Iterator, Sized
-from typing import Any, TextIO, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar, cast
+
+if TYPE_CHECKING:
+    import datetime as dt
 
 T = TypeVar("T")
 _QUIET = [False, False]  # per command: [no progress bars (--quiet or --json), no progress lines (--quiet)]
@@ -16,6 +18,8 @@ _QUIET = [False, False]  # per command: [no progress bars (--quiet or --json), n
 
 def encode_default(value: Any) -> Any:
     """What JSON output makes of a value JSON has no type for (times as ISO 8601, the rest as text)."""
+    import datetime as dt  # only when JSON meets a value it has no type for
+
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     return str(value)
@@ -48,11 +52,15 @@ def warn(text: str) -> None:
 def when(timestamp: int | None, offset_minutes: int = 0) -> str | None:
     if timestamp is None:
         return None
+    import datetime as dt  # the hooks print no times: they do not load it
+
     return dt.datetime.fromtimestamp(timestamp, _zone(offset_minutes)).isoformat()
 
 
 @functools.lru_cache(maxsize=64)
 def _zone(offset_minutes: int) -> dt.timezone:
+    import datetime as dt
+
     return dt.timezone(dt.timedelta(minutes=offset_minutes))
 
 

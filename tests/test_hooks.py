@@ -336,6 +336,17 @@ def test_hooks_never_import_dvc(bot: GitRepo) -> None:
     assert not {n for n in names if n == "dvc" or n.startswith("dvc.")}
 
 
+def test_a_prompt_edit_loads_only_what_the_prompt_guard_needs(bot: GitRepo) -> None:
+    bot.write("prompts/system.j2", "Be brief.\n")
+    bot.git("add", "-A")
+    names = _imported(bot, "pre-commit")
+    # no TOML parser beside the plain reader, no program started, no listing of versions, no DVC files
+    # or pipelines, no error formatting: a hook runs on every commit
+    unneeded = {"tomllib", "subprocess", "difflib", "traceback", "datetime"}
+    ours = {"gitmodelver.gitstore.versions", "gitmodelver.core.pipeline", "gitmodelver.core.dvcfiles"}
+    assert not names & (unneeded | ours)
+
+
 def test_jsonschema_is_not_loaded_when_no_manifest_is_staged(bot: GitRepo) -> None:
     bot.write("prompts/system.j2", "Be brief.\n")
     bot.git("add", "-A")

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gitmodelver import output
-from gitmodelver.commands import release_system
+from gitmodelver.commands._arguments import release_system
 from gitmodelver.core import evaluation
 from gitmodelver.deploy import ledger, promotion
 from gitmodelver.deploy.deployments import VersionRef

@@ -7,7 +7,7 @@ from pathlib import Path
 from gitmodelver import output
 from gitmodelver.attest import oms, signing
 from gitmodelver.attest.statement import REF
-from gitmodelver.commands import open_version
+from gitmodelver.commands._arguments import open_version
 from gitmodelver.errors import UsageError
 
 

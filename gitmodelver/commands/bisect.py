@@ -12,7 +12,7 @@ from gitmodelver import output
 from gitmodelver.bisect import oracle, probe
 from gitmodelver.bisect.measured import Measured
 from gitmodelver.bisect.session import ExitCodes, Judge, Session, count, execute, span
-from gitmodelver.commands import open_system
+from gitmodelver.commands._arguments import open_system
 from gitmodelver.core.diff import Change
 from gitmodelver.errors import UsageError
 from gitmodelver.gitstore import mutex, versions

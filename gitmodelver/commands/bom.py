@@ -5,7 +5,7 @@ import json
 import sys
 
 from gitmodelver.audit import bom
-from gitmodelver.commands import open_version
+from gitmodelver.commands._arguments import open_version
 from gitmodelver.commands.audit import write_atomically
 
 

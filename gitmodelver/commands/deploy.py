@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import argparse
 
-from gitmodelver.commands import open_for
+from gitmodelver.commands._arguments import open_for
 from gitmodelver.commands._serving import admit, record, version_ref, with_override
 from gitmodelver.deploy import deployments, ledger, sync
 

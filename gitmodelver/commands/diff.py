@@ -3,7 +3,7 @@ from __future__ import annotations
 import argparse
 
 from gitmodelver import advice, output
-from gitmodelver.commands import open_system, side
+from gitmodelver.commands._arguments import open_system, side
 from gitmodelver.core.diff import bump_level, diff, policy_overrides
 from gitmodelver.errors import UsageError
 from gitmodelver.gitstore.tagmsg import change_line

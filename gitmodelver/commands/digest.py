@@ -3,7 +3,7 @@ from __future__ import annotations
 import argparse
 
 from gitmodelver import output
-from gitmodelver.commands import open_system
+from gitmodelver.commands._arguments import open_system
 from gitmodelver.gitstore import system
 
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from gitmodelver import output
-from gitmodelver.commands import open_system
+from gitmodelver.commands._arguments import open_system
 from gitmodelver.errors import CheckFailed
 from gitmodelver.interop import eval_import
 

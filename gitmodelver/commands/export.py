@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from gitmodelver import output
-from gitmodelver.commands import open_system
+from gitmodelver.commands._arguments import open_system
 from gitmodelver.deploy import ledger, sync
 from gitmodelver.interop import mlflow_export
 

@@ -4,7 +4,7 @@ import argparse
 
 from gitmodelver import output
 from gitmodelver.audit import lineage, lineage_render
-from gitmodelver.commands import open_version
+from gitmodelver.commands._arguments import open_version
 
 
 def run(args: argparse.Namespace) -> int:

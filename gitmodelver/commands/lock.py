@@ -7,7 +7,7 @@ import argparse
 from typing import Any
 
 from gitmodelver import output
-from gitmodelver.commands import open_system
+from gitmodelver.commands._arguments import open_system
 from gitmodelver.core import pins
 from gitmodelver.errors import UsageError
 from gitmodelver.gitstore import fsutil, released, system

@@ -5,7 +5,7 @@ import json
 from typing import Any
 
 from gitmodelver import output
-from gitmodelver.commands import open_systems
+from gitmodelver.commands._arguments import open_systems
 from gitmodelver.core.digest import short
 from gitmodelver.gitstore import index, signature, versions
 from gitmodelver.gitstore.repo import Repo

@@ -4,7 +4,7 @@ import argparse
 import re
 
 from gitmodelver import advice, output
-from gitmodelver.commands import open_system
+from gitmodelver.commands._arguments import open_system
 from gitmodelver.core import digest
 from gitmodelver.core.semver import InvalidVersion, Version
 from gitmodelver.dvc import push

@@ -4,7 +4,7 @@ import argparse
 from pathlib import Path
 
 from gitmodelver import output
-from gitmodelver.commands import open_version
+from gitmodelver.commands._arguments import open_version
 from gitmodelver.dvc import reproduce
 from gitmodelver.errors import CheckFailed
 

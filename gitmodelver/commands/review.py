@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from gitmodelver import output
-from gitmodelver.commands import open_system
+from gitmodelver.commands._arguments import open_system
 from gitmodelver.gitstore.tagmsg import show_value
 from gitmodelver.guards.review import Review, review
 

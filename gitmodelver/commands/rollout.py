@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gitmodelver import output
-from gitmodelver.commands import open_for
+from gitmodelver.commands._arguments import open_for
 from gitmodelver.commands._serving import admit, version_ref, with_override
 from gitmodelver.commands.envs import show
 from gitmodelver.deploy import deployments, gates, ledger, sync

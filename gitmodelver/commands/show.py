@@ -4,7 +4,7 @@ import argparse
 from typing import Any
 
 from gitmodelver import output
-from gitmodelver.commands import open_version
+from gitmodelver.commands._arguments import open_version
 from gitmodelver.core import evaluation
 from gitmodelver.core.digest import state_digest
 from gitmodelver.gitstore import signature, tagmsg, versions

@@ -8,7 +8,8 @@ import argparse
 import posixpath
 
 from gitmodelver import advice, output
-from gitmodelver.commands import install_hooks, open_system
+from gitmodelver.commands import install_hooks
+from gitmodelver.commands._arguments import open_system
 from gitmodelver.core import pins
 from gitmodelver.gitstore.repo import Repo
 from gitmodelver.gitstore.system import Snapshot, System

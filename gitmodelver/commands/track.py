@@ -15,7 +15,7 @@ import tomlkit
 from tomlkit.toml_document import TOMLDocument
 
 from gitmodelver import output, scaffold
-from gitmodelver.commands import open_system
+from gitmodelver.commands._arguments import open_system
 from gitmodelver.core import dvcfiles, filerefs, pipeline
 from gitmodelver.core.manifest import parse
 from gitmodelver.errors import UsageError

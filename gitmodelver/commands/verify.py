@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from gitmodelver import advice, output
-from gitmodelver.commands import version_of
+from gitmodelver.commands._arguments import version_of
 from gitmodelver.errors import UsageError
 from gitmodelver.gitstore import system, versions
 from gitmodelver.gitstore.repo import Repo

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import hashlib
 import json
@@ -28,6 +27,8 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
+    import datetime as dt  # TOML dates are rare: not loaded for manifests without them
+
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     return value

@@ -16,8 +16,6 @@ and the hooks, which then skip even that; the path rules, which depend on the fi
 
 from __future__ import annotations
 
-import datetime
-import difflib
 import functools
 import hashlib
 import json
@@ -475,6 +473,8 @@ def _extra_keys(schema: Mapping[str, Any], instance: Any) -> list[str]:
 
 def _unknown_key(name: str, schema: Mapping[str, Any]) -> str:
     known = sorted(schema.get("properties", {}))
+    import difflib  # only to explain an unknown key
+
     close = difflib.get_close_matches(name, known, n=1)
     if close:
         return f"unknown key {name!r} (did you mean {close[0]!r}?)"
@@ -482,6 +482,8 @@ def _unknown_key(name: str, schema: Mapping[str, Any]) -> str:
 
 
 def _show(value: Any) -> str:
+    import datetime  # messages only
+
     if isinstance(value, datetime.date | datetime.time):
         return value.isoformat()
     return repr(value)
@@ -500,6 +502,8 @@ def _toml_type(value: Any) -> str:
         return "table"
     if isinstance(value, list):
         return "array"
+    import datetime  # messages only
+
     if isinstance(value, datetime.datetime):
         return "date-time"
     if isinstance(value, datetime.date):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from bisect import bisect_left
 from collections.abc import Mapping
 from typing import Any
@@ -464,6 +463,8 @@ def _unquote(segment: str) -> str:
         if "\\" not in segment:
             return segment[1:-1]
         # Escapes are rare in keys; let tomllib decode them exactly rather than re-implement TOML.
+        import tomllib
+
         try:
             return str(tomllib.loads(f"k = {segment}")["k"])
         except tomllib.TOMLDecodeError:  # an invalid escape: keep the raw text, never raise

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import posixpath
 import re
-import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -51,6 +50,8 @@ def parse_toml(text: str, file: str) -> dict[str, Any]:
     if data is not None:
         _shaped[0] = data
         return data
+    import tomllib  # the rest: hooks and status read plain manifests without loading it
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

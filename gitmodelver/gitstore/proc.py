@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -48,6 +47,8 @@ def run(
     parse: bool = True,
 ) -> ProcessResult:
     """Run a program; with ``check`` a non-zero exit raises GitFailed showing command, code and output."""
+    import subprocess  # most hook runs start no program: they do not load it
+
     try:
         proc = subprocess.run(
             list(args),

@@ -21,12 +21,15 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pygit2
 
-from gitmodelver.gitstore import index, versions
+from gitmodelver.gitstore import index
 from gitmodelver.gitstore.repo import Repo
+
+if TYPE_CHECKING:
+    from gitmodelver.gitstore import versions
 
 
 def tips(repo: Repo) -> list[pygit2.Oid]:
@@ -60,6 +63,8 @@ def last_of(repo: Repo, name: str, heads: list[pygit2.Oid]) -> versions.Release 
         release = _confirmed(repo, name, kept[name], heads)
         if release is not _UNKNOWN:
             return release  # type: ignore[return-value]
+    from gitmodelver.gitstore import versions  # the hooks come here only when system.version changed
+
     found = versions.highest_reachable(repo, name, heads)
     if section is not None and key is not None:
         answers = dict(kept) if isinstance(kept, dict) else {}
@@ -76,6 +81,8 @@ def _confirmed(repo: Repo, name: str, kept: Any, heads: list[pygit2.Oid]) -> obj
     if not (isinstance(kept, list) and len(kept) == 2 and all(isinstance(k, str) for k in kept)):
         return _UNKNOWN
     tag, target = kept
+    from gitmodelver.gitstore import versions
+
     release = versions.Catalog(repo, name).named(tag)  # the ref as it is now: one lookup, no listing
     if release is None or release.target != target:
         return _UNKNOWN
