@@ -32,6 +32,10 @@ class FilesTree:
     def blob(self, path: str) -> bytes | None:
         return self.data.get(path)
 
+    def sha256(self, path: str) -> str | None:
+        data = self.data.get(path)
+        return hashlib.sha256(data).hexdigest() if data is not None else None
+
     def exists(self, path: str) -> bool:
         return path in self.data or any(k.startswith(path + "/") for k in self.data)
 

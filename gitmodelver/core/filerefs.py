@@ -121,6 +121,10 @@ class Tree(Protocol):
         """The bytes Git stores (or would store) for ``path``: what pins of ``path`` references hash."""
         ...
 
+    def sha256(self, path: str) -> str | None:
+        """The SHA-256 (hex) of ``blob(path)``: what a ``path`` pin records."""
+        ...
+
     def exists(self, path: str) -> bool: ...
 
     def link(self, path: str) -> str | None:

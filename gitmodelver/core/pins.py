@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import math
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gitmodelver.core import dvcfiles, manifest, pipeline, validate
+from gitmodelver.core import manifest, validate
 from gitmodelver.core.filerefs import FileRef, Tree, follow, iter_file_refs, join
 
 
@@ -34,6 +33,8 @@ class Pin:
 def actual_pin(tree: Tree, kind: str, repo_path: str) -> str | None:
     if kind == "path":
         return file_pin(tree, repo_path)[0]
+    from gitmodelver.core import dvcfiles  # DVC's files: not for a hook checking prompts
+
     out = dvcfiles.resolve(tree, repo_path)
     return out.md5 if out is not None else None
 
@@ -48,10 +49,10 @@ def file_pin(tree: Tree, repo_path: str) -> tuple[str | None, str | None, str]:
     followed = follow(tree, repo_path)
     if followed.problem is not None:
         return None, followed.problem, followed.path
-    data = tree.blob(followed.path)
-    if data is None:
+    digest = tree.sha256(followed.path)
+    if digest is None:
         return None, followed.dangling, followed.path
-    return hashlib.sha256(data).hexdigest(), None, followed.path
+    return digest, None, followed.path
 
 
 def params_pin(
@@ -61,6 +62,8 @@ def params_pin(
     them now (nested as in the file). Every key must be there: a key gone from the file is no value.
     The values are written into the manifest, so they must be TOML a manifest can hold, ``room`` levels
     deep at most (what is left of the manifest's depth limit below the reference)."""
+    from gitmodelver.core import pipeline  # params files: not for a hook checking prompts
+
     doc = pipeline.read_params(tree, path)
     if doc is None:
         return None, "no params file DVC can read there (YAML, JSON or TOML)" if tree.exists(path) else None
@@ -110,9 +113,15 @@ def compute(data: Mapping[str, Any], tree: Tree, base: str) -> list[Pin]:
             pins.append(Pin(ref, path, values, why, path))
             continue
         actual = actual_pin(tree, ref.kind, path)
-        why = dvcfiles.explain(tree, path) if actual is None else None
+        why = _explain(tree, path) if actual is None else None
         pins.append(Pin(ref, path, actual, why, path))
     return pins
+
+
+def _explain(tree: Tree, path: str) -> str | None:
+    from gitmodelver.core import dvcfiles
+
+    return dvcfiles.explain(tree, path)
 
 
 def filled(data: Mapping[str, Any], pins: Iterable[Pin]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import posixpath
 from functools import cached_property
@@ -32,6 +33,10 @@ class WorkTree:
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
         return self.filters.clean(path, data)
+
+    def sha256(self, path: str) -> str | None:
+        data = self.blob(path)
+        return hashlib.sha256(data).hexdigest() if data is not None else None
 
     @cached_property
     def filters(self) -> GitFilters:
@@ -127,6 +132,10 @@ class CommitTree:
     def blob(self, path: str) -> bytes | None:
         return self.read(path)
 
+    def sha256(self, path: str) -> str | None:
+        data = self.read(path)
+        return hashlib.sha256(data).hexdigest() if data is not None else None
+
     def exists(self, path: str) -> bool:
         return self._entry(path) is not None
 
@@ -152,19 +161,39 @@ def blob_data(repo: pygit2.Repository, oid: pygit2.Oid) -> bytes | None:
 class IndexTree:
     """The staged state: blobs as they are in the index, which is what a commit will hold."""
 
-    def __init__(self, repo: pygit2.Repository, index: pygit2.Index | None = None) -> None:
+    def __init__(
+        self,
+        repo: pygit2.Repository,
+        index: pygit2.Index | None = None,
+        digests: dict[str, str] | None = None,
+    ) -> None:
         self.repo = repo
         self.index = repo.index if index is None else index
         self.label = "INDEX"
         self._entries: dict[str, pygit2.IndexEntry | None] = {}  # links are looked up, then read
+        self._all = False  # every entry is in _entries: a path that is not is not staged
+        # SHA-256 of blobs by blob id, kept between runs by the caller: a blob id names its bytes
+        self.digests: dict[str, str] = {} if digests is None else digests
+        self.hashed: set[str] = set()  # the blob ids this run asked about
 
     def _entry(self, path: str) -> pygit2.IndexEntry | None:
         if path not in self._entries:
+            if self._all:
+                return None
             try:
                 self._entries[path] = self.index[path]
             except KeyError:
                 self._entries[path] = None
         return self._entries[path]
+
+    def paths(self) -> list[str]:
+        """Every staged path, read in one pass that also answers later lookups (when nothing is in
+        conflict: an unmerged path has several entries and no staged one)."""
+        entries = list(self.index)
+        if self.index.conflicts is None:
+            self._entries.update((e.path, e) for e in entries)
+            self._all = True
+        return [e.path for e in entries]
 
     def read(self, path: str) -> bytes | None:
         entry = self._entry(path)
@@ -172,6 +201,20 @@ class IndexTree:
 
     def blob(self, path: str) -> bytes | None:
         return self.read(path)
+
+    def sha256(self, path: str) -> str | None:
+        entry = self._entry(path)
+        if entry is None:
+            return None
+        key = str(entry.id)
+        self.hashed.add(key)
+        digest = self.digests.get(key)
+        if digest is None:
+            data = blob_data(self.repo, entry.id)
+            if data is None:
+                return None
+            digest = self.digests[key] = hashlib.sha256(data).hexdigest()
+        return digest
 
     complete = False  # only what is staged
 

@@ -177,5 +177,5 @@ def run(repo: Repo, names: Sequence[str], files: Sequence[str] = ()) -> list[Pro
             problems.extend(prompt_guard(st, wanted, unparsed=False))
         else:
             problems.extend(CHECKS[name](st, wanted))
-    st.cache.save()
+    st.save()
     return problems

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -31,8 +32,8 @@ _GONE = (pygit2.enums.DeltaStatus.DELETED,)
 class IndexView(IndexTree):
     """IndexTree over a given index: ``git commit -a`` and ``git commit PATH`` use a temporary one."""
 
-    def __init__(self, repo: pygit2.Repository, index: pygit2.Index) -> None:
-        super().__init__(repo, index)
+    def __init__(self, repo: pygit2.Repository, index: pygit2.Index, digests: dict[str, str]) -> None:
+        super().__init__(repo, index, digests)
 
 
 def staged_index(repo: Repo) -> pygit2.Index:
@@ -64,17 +65,24 @@ class StagedManifest:
 
 
 class ParsedCache:
-    """Parsed manifests by blob id, kept between hook runs in the git dir.
+    """Parsed manifests, and the SHA-256 of staged files, by blob id, kept between hook runs in the git dir.
 
     Parsing a manifest of 1,000 prompts takes longer than the rest of a hook run, and the same blob is
-    parsed again and again: as staged, then as HEAD's after the commit. A blob id names its bytes, so
-    an entry can never be stale; only the entries of the latest run are kept.
+    parsed again and again: as staged, then as HEAD's after the commit; and the same thousand prompts are
+    hashed at every commit. A blob id names its bytes, so an entry can never be stale; only the entries
+    of the latest run are kept.
     """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self.known = _read_json(path) if path is not None else {}
+        doc = _read_json(path) if path is not None else {}
+        manifests, digests = doc.get("manifests"), doc.get("sha256")
+        self.known: dict[str, Any] = manifests if isinstance(manifests, dict) else {}
         self.used: dict[str, Any] = {}
+        # what a digest may be: 64 hex digits (anything else in the file is ignored)
+        kept = digests if isinstance(digests, dict) else {}
+        self.digests: dict[str, str] = {k: v for k, v in kept.items() if _is_sha256(v)}
+        self.known_digests = dict(self.digests)
         self.dirty = False
 
     def parse(self, oid: pygit2.Oid, text: str, file: str) -> dict[str, Any]:
@@ -89,12 +97,16 @@ class ParsedCache:
             self.dirty = True
         return data
 
-    def save(self) -> None:
-        if not self.dirty or self.path is None:
+    def save(self, used_digests: Mapping[str, str] | None = None) -> None:
+        """Write this run's entries: the manifests parsed, and ``used_digests`` (when one of them is new)."""
+        used_digests = used_digests or {}
+        new = any(k not in self.known_digests for k in used_digests)
+        if not (self.dirty or new) or self.path is None:
             return
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        doc = {"manifests": self.used, "sha256": dict(used_digests)}
         try:
-            tmp.write_text(json.dumps(self.used), "utf-8")
+            tmp.write_text(json.dumps(doc), "utf-8")
             os.replace(tmp, self.path)
         except OSError:
             tmp.unlink(missing_ok=True)  # a cache we cannot write only makes the next run slower
@@ -113,6 +125,13 @@ def _read_json(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return doc if isinstance(doc, dict) else {}
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _is_sha256(value: Any) -> bool:
+    return isinstance(value, str) and _SHA256.fullmatch(value) is not None
 
 
 def _jsonable(data: Any) -> bool:
@@ -136,10 +155,10 @@ class Staged:
     ) -> None:
         self.repo = repo
         self.index = index if index is not None else staged_index(repo)
-        self.tree = IndexView(repo.git, self.index)
+        self.cache = ParsedCache(_cache_path(repo))
+        self.tree = IndexView(repo.git, self.index, dict(self.cache.digests))
         head = repo.head() if base is True else (base or None)
         self.head_tree: pygit2.Tree | None = head.tree if isinstance(head, pygit2.Commit) else None
-        self.cache = ParsedCache(_cache_path(repo))
         self._head_manifests: dict[str, StagedManifest | None] = {}
 
     @classmethod
@@ -166,7 +185,12 @@ class Staged:
 
     @cached_property
     def paths(self) -> list[str]:
-        return [entry.path for entry in self.index]
+        return self.tree.paths()
+
+    def save(self) -> None:
+        """Keep what this run parsed and hashed for the next one."""
+        used = {k: v for k, v in self.tree.digests.items() if k in self.tree.hashed}
+        self.cache.save(used)
 
     @cached_property
     def changed(self) -> list[str]:
