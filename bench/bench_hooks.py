@@ -2,9 +2,19 @@
 (the least any pre-commit hook does) in the same run; once per history length, to show that a hook's
 cost does not grow with the number of versions.
 
-    python bench/bench_hooks.py [--prompts 1000] [--versions 100,10000] [--repeat 9]
+    python bench/bench_hooks.py [--prompts 1000] [--versions 100,10000] [--repeat 9] [--python PATH]
 
 Targets: every pre-commit-stage run <= 150 ms; with the longest history <= 1.2x the shortest.
+
+``--python``: the interpreter that runs the hooks (and the import floor), with this source tree first on
+its path. pre-commit runs a hook in a virtualenv of its own holding the package and its dependencies
+alone; one like it:
+
+    python -m venv /tmp/hookenv && /tmp/hookenv/bin/pip install .
+    python bench/bench_hooks.py --python /tmp/hookenv/bin/python
+
+A development environment's interpreter pays for every ``.pth`` file of every package installed there
+before a hook starts.
 """
 
 from __future__ import annotations
@@ -99,6 +109,9 @@ def runs(
     return sorted(times)
 
 
+PYTHON = [sys.executable]  # --python
+
+
 def hook_runs(
     path: Path,
     name: str,
@@ -109,7 +122,7 @@ def hook_runs(
     before: Callable[[], None] | None = None,
 ) -> list[float]:
     """`git modelver hook NAME`, checking first that it answers as expected."""
-    argv = [*MODELVER, "-C", str(path), "hook", name, *args]
+    argv = [*PYTHON, "-m", "gitmodelver", "-C", str(path), "hook", name, *args]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=env, check=False)
     if proc.returncode != expect:
@@ -138,7 +151,10 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=1000)
     parser.add_argument("--versions", default="100,10000", help="history lengths, comma-separated")
     parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument("--python", default=sys.executable, help="the interpreter that runs the hooks")
     args = parser.parse_args()
+    PYTHON[0] = args.python
+    print(f"hooks run by {args.python}")
     counts = [int(n) for n in args.versions.split(",")]
     medians = {n: measure(args.prompts, n, args.repeat) for n in counts}
     if len(counts) > 1:
@@ -159,7 +175,7 @@ def measure(prompts: int, versions: int, repeat: int) -> dict[str, float]:
         print(f"built {args.prompts} prompts, {args.versions} versions in {time.perf_counter() - start:.1f}s")
         floor = ["git", "-C", str(path), "diff", "--cached", "--name-only"]
         # What any Python hook pays before doing anything: the interpreter and pygit2.
-        interpreter = [sys.executable, "-c", "import pygit2"]
+        interpreter = [*PYTHON, "-c", "import pygit2"]
         results: list[tuple[str, list[float], list[float]]] = []
 
         (path / "README.md").write_text("notes\n")

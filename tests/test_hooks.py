@@ -426,3 +426,15 @@ def test_verify_tags_with_an_unreachable_remote_names_it_and_the_fix(
     assert result.code == 1, result.err
     assert "Git remote 'nowhere'" in result.err and "fatal: 'nowhere' does not appear" in result.err
     assert "git remote -v" in result.err and "internal error" not in result.err
+
+
+def test_a_lock_that_adds_the_values_of_a_params_file_passes(repo: GitRepo) -> None:
+    """The values table of a params reference is no pin with a pattern: the manifest is validated in full
+    (this once crashed the hook)."""
+    repo.write("params.yaml", "train:\n  lr: 0.1\n")
+    repo.write("modelver.toml", '[system]\nname = "bot"\n\n[parameters]\nparams = "params.yaml"\n')
+    repo.commit_all("params, not pinned yet")
+    assert repo.modelver("lock").code == 0
+    assert "[parameters.values.train]" in repo.read("modelver.toml")
+    repo.git("add", "-A")
+    assert hook(repo, "pre-commit") == (0, [])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,14 +113,19 @@ def diff(
     ``overrides`` are the new manifest's ``policy.bump``. The old manifest's rules apply too and the higher
     level wins, so a commit cannot lower its own release level by editing the policy alongside the change.
     """
+    return list(changes(old, new, overrides))
+
+
+def changes(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any], overrides: Mapping[str, str] | None = None
+) -> Iterator[Change]:
+    """``diff``'s changes one by one, in the same order: for a caller that stops at the first that matters."""
     rules = tuple((overrides or {}).items())
     previous = tuple(policy_overrides(old).items()) if old is not None else None
-    changes = []
     for path, a, b in _walk(old or {}, new, ""):
         level = _level(path, rules, previous)
         if level != IGNORED:
-            changes.append(Change(path, a, b, level))
-    return changes
+            yield Change(path, a, b, level)
 
 
 @functools.lru_cache(maxsize=4096)  # the same paths change from release to release, under the same rules

@@ -13,11 +13,12 @@ few milliseconds. On text it does not understand it skips to the next line inste
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from bisect import bisect_left
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 # --------------------------------------------------------------------------- plain TOML, read fast
 # `verify --all` reads every manifest ever released; tomllib, pure Python, reads a small one in a tenth of a
@@ -117,6 +118,17 @@ def _section(name: str, text: str) -> dict[str, Any]:
         _SECTIONS[text] = table
         _SHARED[id(table)] = table
     return table
+
+
+def share(data: dict[str, Any]) -> None:
+    """Take the top-level tables of ``data``, read some other way (a cache of parsed manifests), as shared:
+    whoever holds them promises never to change them, as for the tables read here."""
+    for table in data.values():
+        if type(table) is dict and not shared(table):
+            if len(_SHARED) >= SHARED_MAX:
+                _SECTIONS.clear()
+                _SHARED.clear()
+            _SHARED[id(table)] = table
 
 
 def shared(value: Any) -> bool:
@@ -262,13 +274,11 @@ _DOTTED = rf"{_SEGMENT}(?:[ \t]*\.[ \t]*{_SEGMENT})*"
 
 # Whitespace, newlines and comments between statements or array elements.
 _GAP_RE = r"[ \t\r\n]*(?:#[^\n]*[ \t\r\n]*)*"
-_GAP = re.compile(_GAP_RE)
-_REST_OF_LINE = re.compile(r"[^\n]*")
-_SEGMENTS = re.compile(_SEGMENT)
-_HEADER = re.compile(rf"(\[\[?)[ \t]*({_DOTTED})[ \t]*\]\]?")
-_KEY_EQ = re.compile(rf"({_DOTTED})[ \t]*=[ \t]*")
+_REST_OF_LINE_RE = r"[^\n]*"
+_HEADER_RE = rf"(\[\[?)[ \t]*({_DOTTED})[ \t]*\]\]?"
+_KEY_EQ_RE = rf"({_DOTTED})[ \t]*=[ \t]*"
 # A scalar: strings (multi-line ones first), a date-time whose time follows a space, or any bare token.
-_SCALAR = re.compile(
+_SCALAR_RE = (
     r'"""(?:\\.|[^\\])*?"{3,5}'
     r"|'''[\s\S]*?'{3,5}"
     rf"|{_BASIC}|{_LITERAL}"
@@ -280,7 +290,7 @@ _SCALAR = re.compile(
 # `key = [scalar, ...]` on one line; one regex call handles such a line with the gap before it.
 _SIMPLE = rf"(?:{_BASIC}|{_LITERAL}|[A-Za-z0-9_+.:-]+)"
 _INLINE_PAIR = rf"{_BARE}[ \t]*=[ \t]*{_SIMPLE}"
-_FAST = re.compile(
+_FAST_RE = (
     rf"{_GAP_RE}(?:"
     rf"\[(?P<header>{_BARE}(?:\.{_BARE})*)\]"
     rf"|(?P<key>{_SEGMENT})[ \t]*=[ \t]*(?:"
@@ -289,8 +299,36 @@ _FAST = re.compile(
     rf"|(?P<array>\[[ \t]*(?:{_SIMPLE}[ \t]*(?:,[ \t]*{_SIMPLE}[ \t]*)*,?[ \t]*)?\])"
     rf"))[ \t]*(?:#[^\n]*)?(?:\r?\n|\Z)"
 )
-_INLINE_KEYS = re.compile(rf"({_BARE})[ \t]*=[ \t]*{_SIMPLE}")
-_SIMPLE_VALUES = re.compile(_SIMPLE)
+
+
+class _Skim(NamedTuple):
+    """The skimmer's expressions, compiled when a position is first asked for (error messages only):
+    reading a manifest, which every hook does, never needs them."""
+
+    gap: re.Pattern[str]
+    rest_of_line: re.Pattern[str]
+    segments: re.Pattern[str]
+    header: re.Pattern[str]
+    key_eq: re.Pattern[str]
+    scalar: re.Pattern[str]
+    fast: re.Pattern[str]
+    inline_keys: re.Pattern[str]
+    simple_values: re.Pattern[str]
+
+
+@functools.cache
+def _skim() -> _Skim:
+    return _Skim(
+        re.compile(_GAP_RE),
+        re.compile(_REST_OF_LINE_RE),
+        re.compile(_SEGMENT),
+        re.compile(_HEADER_RE),
+        re.compile(_KEY_EQ_RE),
+        re.compile(_SCALAR_RE),
+        re.compile(_FAST_RE),
+        re.compile(rf"({_BARE})[ \t]*=[ \t]*{_SIMPLE}"),
+        re.compile(_SIMPLE),
+    )
 
 
 class _Indexer:
@@ -314,7 +352,7 @@ class _Indexer:
             self.implicit.setdefault(key[:n], line)
 
     def run(self) -> LineIndex:
-        text, end, fast = self.text, len(self.text), _FAST.match
+        text, end, fast = self.text, len(self.text), _skim().fast.match
         pos = 0
         while pos < end:
             m = fast(text, pos)
@@ -322,7 +360,7 @@ class _Indexer:
                 self.fast_line(m)
                 pos = m.end()
                 continue
-            pos = _after(_GAP, text, pos)
+            pos = _after(_skim().gap, text, pos)
             if pos < end:
                 pos = self.statement(pos)
         return {**self.implicit, **self.explicit}
@@ -337,10 +375,10 @@ class _Indexer:
         line = bisect_left(self.newlines, m.start("key")) + 1
         self.explicit.setdefault(key, line)  # its table is recorded already
         if inline is not None:
-            for inner in _INLINE_KEYS.findall(inline):
+            for inner in _skim().inline_keys.findall(inline):
                 self.explicit.setdefault((*key, inner), line)
         elif array is not None:
-            for index in range(len(_SIMPLE_VALUES.findall(array))):
+            for index in range(len(_skim().simple_values.findall(array))):
                 self.explicit.setdefault((*key, index), line)
 
     def statement(self, pos: int) -> int:
@@ -349,7 +387,7 @@ class _Indexer:
         return self.key_value(pos, self.table, top=True)
 
     def header(self, pos: int) -> int:
-        m = _HEADER.match(self.text, pos)
+        m = _skim().header.match(self.text, pos)
         if not m:
             return self.skip_line(pos)
         names = _names(m.group(2))
@@ -374,7 +412,7 @@ class _Indexer:
         return key
 
     def key_value(self, pos: int, table: Key, *, top: bool) -> int:
-        m = _KEY_EQ.match(self.text, pos)
+        m = _skim().key_eq.match(self.text, pos)
         if not m:
             return self.skip_line(pos) if top else pos + 1
         key = (*table, *_names(m.group(1)))
@@ -391,7 +429,7 @@ class _Indexer:
             return self.inline_table(pos + 1, key)
         if char == "[":
             return self.array(pos + 1, key)
-        return _after(_SCALAR, self.text, pos)
+        return _after(_skim().scalar, self.text, pos)
 
     def skip_nested(self, pos: int) -> int:
         """Past an inline table or array without indexing it, and without recursion: this deep, only
@@ -406,10 +444,10 @@ class _Indexer:
                 if depth == 0:
                     return pos + 1
             elif char in "\"'":
-                pos = max(_after(_SCALAR, text, pos), pos + 1)
+                pos = max(_after(_skim().scalar, text, pos), pos + 1)
                 continue
             elif char == "#":
-                pos = _after(_REST_OF_LINE, text, pos)
+                pos = _after(_skim().rest_of_line, text, pos)
                 continue
             pos += 1
         return pos
@@ -417,7 +455,7 @@ class _Indexer:
     def inline_table(self, pos: int, key: Key) -> int:
         end = len(self.text)
         while pos < end:
-            pos = _after(_GAP, self.text, pos)
+            pos = _after(_skim().gap, self.text, pos)
             char = self.text[pos : pos + 1]
             if char == "}":
                 return pos + 1
@@ -430,7 +468,7 @@ class _Indexer:
     def array(self, pos: int, key: Key) -> int:
         end, index = len(self.text), 0
         while pos < end:
-            pos = _after(_GAP, self.text, pos)
+            pos = _after(_skim().gap, self.text, pos)
             char = self.text[pos : pos + 1]
             if char == "]":
                 return pos + 1
@@ -444,7 +482,7 @@ class _Indexer:
 
     def skip_line(self, pos: int) -> int:
         """Past the rest of the line: trailing comments, or text this skimmer does not understand."""
-        return _after(_REST_OF_LINE, self.text, pos)
+        return _after(_skim().rest_of_line, self.text, pos)
 
 
 def _after(pattern: re.Pattern[str], text: str, pos: int) -> int:
@@ -453,7 +491,7 @@ def _after(pattern: re.Pattern[str], text: str, pos: int) -> int:
 
 
 def _names(dotted: str) -> list[str]:
-    return [_unquote(seg) for seg in _SEGMENTS.findall(dotted)]
+    return [_unquote(seg) for seg in _skim().segments.findall(dotted)]
 
 
 def _unquote(segment: str) -> str:

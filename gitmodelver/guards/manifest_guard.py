@@ -127,17 +127,20 @@ def _only_pins_changed(st: Staged, m: StagedManifest) -> bool:
     head, data = (found.data if found is not None else None), m.data
     if head is None or data is None:
         return False
-    patterns = _pin_patterns()
-    pin_kinds = {ref.pin_path: ref.kind for ref in iter_file_refs(data)}
-    from gitmodelver.core.diff import diff  # only for a changed manifest
+    from gitmodelver.core.diff import changes  # only for a changed manifest
 
-    for change in diff(head, data):
-        kind = pin_kinds.get(change.path)
-        if kind is None or not (change.new is None or patterns[kind].fullmatch(str(change.new))):
+    pin_kinds: dict[str, str] | None = None
+    for change in changes(head, data):  # the first change that is no pin ends it
+        if not change.path.endswith((".sha256", ".md5")):
+            return False
+        if pin_kinds is None:
+            pin_kinds = {ref.pin_path: ref.kind for ref in iter_file_refs(data)}
+        pattern = _pin_patterns().get(pin_kinds.get(change.path, ""))
+        if pattern is None or not (change.new is None or pattern.fullmatch(str(change.new))):
             return False
     version = data.get("system", {}).get("version")
     if version != head.get("system", {}).get("version"):
-        return isinstance(version, str) and patterns["version"].fullmatch(version) is not None
+        return isinstance(version, str) and _pin_patterns()["version"].fullmatch(version) is not None
     return True
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pygit2
 
-from gitmodelver.core import validate
+from gitmodelver.core import tomltext, validate
 from gitmodelver.core.manifest import FILENAME
 from gitmodelver.errors import ManifestError
 from gitmodelver.gitstore.repo import Repo
@@ -90,6 +90,7 @@ class ParsedCache:
         key = str(oid)
         if key in self.known:
             self.used[key] = self.known[key]
+            tomltext.share(self.used[key])  # never changed: what depends on one table is worked out once
             return self.used[key]
         data = validate.parse_toml(text, file)
         if _jsonable(data):
