@@ -193,9 +193,13 @@ def unsigned(versions: int, repeat: int, keep: Path | None) -> None:
             "the rest is starting Python)"
         )
         for name, target in (("cold", 5), ("warm", 2)):
+            # each round's run against that round's floor, too: steadier when the machine's speed drifts
+            rounds = [m[0] / f[0] for m, f in zip(runs[name], runs["floor"], strict=True)]
             print(
-                f"verify --all, {name}: {wall[name] * 1000:.0f} ms, ratio {wall[name] / wall['floor']:.1f}x; "
-                f"cpu {cpu[name] * 1000:.0f} ms, ratio {cpu[name] / cpu['floor']:.1f}x; target <= {target}x"
+                f"verify --all, {name}: {wall[name] * 1000:.0f} ms, ratio {wall[name] / wall['floor']:.1f}x "
+                f"(round by round: median {statistics.median(rounds):.1f}x, "
+                f"{min(rounds):.1f}-{max(rounds):.1f}x); cpu {cpu[name] * 1000:.0f} ms, ratio "
+                f"{cpu[name] / cpu['floor']:.1f}x; target <= {target}x"
             )
 
 

@@ -63,6 +63,14 @@ def test_two_processes_say_and_keep_what_one_says(repo: GitRepo) -> None:
     assert repo.modelver("verify", "--all", "--json").out == one[1]
 
 
+def test_the_long_report_is_json_dumps_of_it(repo: GitRepo) -> None:
+    """Each version's line is written in the process that checked it; joined, they are what json.dumps
+    prints for the whole report."""
+    for jobs in (1, 2):
+        out = cold(repo, jobs)[1]
+        assert out == json.dumps(json.loads(out), ensure_ascii=False) + "\n"
+
+
 def test_the_other_parts_run_in_processes_of_their_own(repo: GitRepo) -> None:
     handle = Repo(repo.path)
     handle.git.config["modelver.jobs"] = "2"

@@ -364,3 +364,30 @@ def test_a_long_log_prints_the_same_from_kept_rows(
     moved = next(r for r in json.loads(history.modelver("log", "--json").out) if r["tag"] == f"{NAME}@v0.5.0")
     assert moved["commit"] == history.git("rev-parse", f"{NAME}@v1.0.0^{{commit}}").strip()
     assert moved["bump"] is None  # the old object said patch
+
+
+def test_a_release_made_field_by_field_is_the_dataclasss() -> None:
+    """Listings make releases without the frozen dataclass's setattr: every field, the same object."""
+    import dataclasses
+
+    from gitmodelver.core.semver import Version
+    from gitmodelver.gitstore.versions import Release, _made
+
+    fields = {
+        "tag": "a@v1.0.0",
+        "name": "a",
+        "version": Version.parse("1.0.0"),
+        "target": "1" * 40,
+        "commit": "2" * 40,
+        "annotated": True,
+        "raw_message": "a@v1.0.0\n",
+        "tagger": "A <a@example.com>",
+        "time": 1,
+        "offset": 60,
+        "facts": None,
+        "source": None,
+        "named": "a@v1.0.0",
+    }
+    assert set(fields) == {f.name for f in dataclasses.fields(Release)}  # a new field must be set there too
+    made, built = _made(**fields), Release(**fields)
+    assert made == built and made.__dict__ == built.__dict__

@@ -63,11 +63,13 @@ def _print(reports: list[verify.VersionReport]) -> None:
 
 
 def _emit_json(reports: list[verify.VersionReport]) -> None:
-    doc = {"ok": all(r.ok for r in reports), "versions": [r.as_json() for r in reports]}
+    ok = all(r.ok for r in reports)
     if len(reports) <= COMPACT:
-        output.emit_json(doc)
+        output.emit_json({"ok": ok, "versions": [r.as_json() for r in reports]})
+    elif all(r.text is not None for r in reports):  # written where they were made: joined as json.dumps would
+        output.say(f'{{"ok": {json.dumps(ok)}, "versions": [{", ".join(r.line() for r in reports)}]}}')
     else:  # as `log` does for long lists: indenting ten thousand versions takes longer than checking them
-        output.say(json.dumps(doc, ensure_ascii=False))
+        output.say(json.dumps({"ok": ok, "versions": [r.as_json() for r in reports]}, ensure_ascii=False))
 
 
 @contextlib.contextmanager
@@ -121,7 +123,9 @@ def _run(args: argparse.Namespace) -> int:
     reports = [
         report
         for sys_, releases in targets
-        for report in verify.verify_releases(repo, sys_, releases, extra=extra, complete=args.all)
+        for report in verify.verify_releases(
+            repo, sys_, releases, extra=extra, complete=args.all, lines=args.json and len(releases) > COMPACT
+        )
     ]
     reports = _attested(repo, args, targets, reports)
     if args.json:

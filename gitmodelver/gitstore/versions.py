@@ -176,17 +176,19 @@ def _annotated(
         assert isinstance(tagged, pygit2.Commit)
         who = pygit2.Signature("-", "-", tagged.commit_time, tagged.commit_time_offset)
     tagger = f"{who.name} <{who.email}>" if who.name != "-" else None
-    return Release(
-        tag,
-        name,
-        version,
-        str(obj.id),
-        str(commit),
-        True,
-        obj.message or "",
-        tagger,
-        who.time,
-        who.offset,
+    return _made(
+        tag=tag,
+        name=name,
+        version=version,
+        target=str(obj.id),
+        commit=str(commit),
+        annotated=True,
+        raw_message=obj.message or "",
+        tagger=tagger,
+        time=who.time,
+        offset=who.offset,
+        facts=None,
+        source=None,
         named=obj.name,
     )
 
@@ -210,8 +212,7 @@ def _from_facts(
 ) -> Release:
     """A release as the index knows it, built without the dataclass's per-field checks (ten thousand of
     them at every ``log``); the same fields ``Release(...)`` would set."""
-    release = object.__new__(Release)
-    release.__dict__.update(
+    return _made(
         tag=tag,
         name=name,
         version=version,
@@ -226,6 +227,13 @@ def _from_facts(
         source=repo,
         named=None,
     )
+
+
+def _made(**fields: Any) -> Release:
+    """A Release with every field given, made without the frozen dataclass's per-field setattr (a listing
+    makes ten thousand): the same object ``Release(**fields)`` makes."""
+    release = object.__new__(Release)
+    release.__dict__.update(fields)
     return release
 
 

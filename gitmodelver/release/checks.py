@@ -4,7 +4,8 @@ only the values in hand (a manifest, a tag's trailers, a commit's tree)."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from gitmodelver.core import digest, evaluation, pins, pipeline
@@ -32,10 +33,15 @@ class Check(NamedTuple):
         return {"name": self.name, "ok": self.ok, "detail": self.detail}
 
 
+_line = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(…, ensure_ascii=False), made once
+
+
 @dataclass(frozen=True)
 class VersionReport:
     tag: str
     checks: list[Check]
+    # ``line()``, written where the report was made (in a process of its own, see ``workers``)
+    text: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -48,6 +54,14 @@ class VersionReport:
     def as_json(self) -> dict[str, Any]:
         checks = [{"name": name, "ok": ok, "detail": detail} for name, ok, detail in self.checks]
         return {"tag": self.tag, "ok": self.ok, "checks": checks}
+
+    def line(self) -> str:
+        """``as_json`` as one line of JSON: what ``verify --json`` prints for it in a long list."""
+        return self.text if self.text is not None else _line(self.as_json())
+
+    def written(self) -> VersionReport:
+        """This report with its ``line`` written now."""
+        return VersionReport(self.tag, self.checks, self.line())
 
 
 class ExtraChecks(Protocol):

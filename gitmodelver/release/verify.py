@@ -215,12 +215,15 @@ def verify_releases(
     *,
     extra: Callable[[Context, list[Release]], ExtraChecks] | None = None,
     complete: bool = False,
+    lines: bool = False,
 ) -> list[VersionReport]:
     """Check many tags sharing parsed manifests, one ``git verify-tag`` per signed tag (verdicts cached),
     and what the versions index remembers of them (``release.verdicts``).
 
     ``extra`` makes the checks beyond Git objects once for all of them (``dvc.object_checks.factory``).
     ``complete``: ``releases`` are every release of the system, just listed: not listed again.
+    ``lines``: each report's JSON line is written where it is made (``VersionReport.line``), when the
+    reports are made in several processes.
     """
     releases = list(releases)
     kept = Kept(repo, versions=len(releases) >= MANY)
@@ -235,15 +238,20 @@ def verify_releases(
     chunks = workers.parts(releases, workers.jobs(repo) if many else 1)
     if len(chunks) > 1:
         ctx.ladder()  # sorted once, before the parts share it
+    lines = lines and len(chunks) > 1  # in one process, one json.dumps of them all costs less
     reports = workers.run_parts(
         chunks,
-        lambda part: [check_release(ctx, r) for r in output.progress(part, "verify")],
+        lambda part: [_made(check_release(ctx, r), lines) for r in output.progress(part, "verify")],
         kept.learned,
         kept.learn,
         ctx.reopen,
     )
     kept.save()
     return reports
+
+
+def _made(report: VersionReport, lines: bool) -> VersionReport:
+    return report.written() if lines else report
 
 
 def check_release(ctx: Context, release: Release) -> VersionReport:
