@@ -86,7 +86,7 @@ def is_signed(message: str) -> bool:
     return signature_start(message) < len(message)
 
 
-_TRAILER = re.compile(r"^(Modelver-[A-Za-z-]+): *(.*?) *$", re.MULTILINE)
+_TRAILER = re.compile(r"^(Modelver-[A-Za-z-]+): *(.*)$", re.MULTILINE)  # the value: trailing spaces go
 _ANY_TRAILER = r"[A-Za-z0-9][A-Za-z0-9-]*: [^\n]*"
 _TRAILER_BLOCK = re.compile(rf"{_ANY_TRAILER}(?:\n{_ANY_TRAILER})*")  # every line a trailer
 
@@ -100,7 +100,7 @@ def parse_trailers(message: str) -> dict[str, str]:
         return {}
     found: dict[str, str] = {}
     for match in _TRAILER.finditer(paragraph):
-        found.setdefault(match.group(1), match.group(2))
+        found.setdefault(match.group(1), match.group(2).rstrip(" "))
     return found
 
 
