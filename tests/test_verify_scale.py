@@ -229,3 +229,55 @@ def test_a_tag_moved_to_another_tag_object_is_judged_afresh(repo: GitRepo) -> No
     kept = verify_all(repo)
     assert kept == fresh(repo) != first
     assert "tag-object" in failures(kept)[tag] or "manifest" in failures(kept)[tag]
+
+
+def test_a_release_follows_the_same_release_whether_the_tags_were_listed_or_not(tmp_path: Path) -> None:
+    """Checking a few versions (a hook, `verify VERSION`) reads tag objects only down to the previous
+    release; it must find the one a listing of every release finds: hotfix branches, tags on other
+    branches, version tags that are no release, build metadata, and releases not pushed yet."""
+    from gitmodelver.gitstore import system, versions
+    from gitmodelver.gitstore.repo import Repo
+    from gitmodelver.release import verify
+
+    repo = GitRepo.create(tmp_path / "repo")
+
+    def release(version: str, *extra: str) -> None:
+        repo.write("modelver.toml", f'[system]\nname = "bench"\nversion = "{version}"\n')
+        repo.commit_all(version)
+        for tag in (f"bench@v{version}", *extra):
+            repo.git("tag", "-a", "--no-sign", "-m", tag, tag)
+
+    release("1.0.0")
+    release("1.1.0", "bench@v1.1.0+build.7")  # build metadata: no release
+    repo.git("checkout", "-q", "-b", "hotfix")
+    release("1.1.1")
+    repo.git("checkout", "-q", "-")
+    release("2.0.0-rc.1")
+    release("2.0.0")
+    blob = repo.git("hash-object", "-w", "--stdin", input="not a commit\n").strip()
+    repo.git("tag", "-a", "--no-sign", "-m", "a blob", "bench@v1.5.0", blob)  # a version tag of no commit
+    repo.git("checkout", "-q", "hotfix")
+    release("1.1.2")
+    handle = Repo(repo.path)
+    (sys_,) = system.select_all(handle, None)
+    listed = versions.list_releases(handle, sys_.name, indexed=False)
+    assert {r.tag for r in listed} >= {"bench@v1.1.2", "bench@v2.0.0"}
+    follows = {r.tag: verify.Context(handle, sys_).previous(r) for r in listed}
+
+    def same(known: dict[str, versions.Release], releases: list[versions.Release]) -> None:
+        lazily = verify.Context(handle, sys_, known=known)
+        eagerly = verify.Context(handle, sys_, known=known, listed=releases)
+        for r in [*releases, *known.values()]:
+            found, expected = lazily.previous(r), eagerly.previous(r)
+            assert (found.tag if found else None) == (expected.tag if expected else None), r.tag
+
+    same({}, listed)
+    # releases pushed together, not refs yet (pre-receive): known, followed and followed by others
+    pending = {r.tag: r for r in listed if r.tag in ("bench@v2.0.0-rc.1", "bench@v1.1.1")}
+    for tag in pending:
+        repo.git("tag", "-d", tag)
+    same(pending, versions.list_releases(handle, sys_.name, indexed=False))
+    assert follows["bench@v1.1.2"].tag == "bench@v1.1.1"  # type: ignore[union-attr]
+    assert follows["bench@v2.0.0"].tag == "bench@v2.0.0-rc.1"  # type: ignore[union-attr]
+    assert follows["bench@v1.1.1"].tag == "bench@v1.1.0"  # type: ignore[union-attr]
+    assert follows["bench@v1.0.0"] is None

@@ -22,14 +22,14 @@ from gitmodelver import output
 from gitmodelver.core import digest
 from gitmodelver.core.diff import bump_level, diff, policy_overrides
 from gitmodelver.core.manifest import Manifest, parse
-from gitmodelver.core.semver import LEVELS, level_rank
+from gitmodelver.core.semver import LEVELS, Version, level_rank
 from gitmodelver.core.tomltext import plain_toml
 from gitmodelver.errors import ManifestError, ModelverError
 from gitmodelver.gitstore import signature
 from gitmodelver.gitstore.repo import Repo
 from gitmodelver.gitstore.system import System
 from gitmodelver.gitstore.tree import CommitTree
-from gitmodelver.gitstore.versions import Release, list_releases
+from gitmodelver.gitstore.versions import Release, list_releases, release_from, version_refs
 from gitmodelver.release import workers
 from gitmodelver.release.checks import (
     Check,
@@ -44,6 +44,13 @@ from gitmodelver.release.checks import (
     short,
 )
 from gitmodelver.release.verdicts import Kept, Problems, Verdict
+
+Ref = tuple[str, Version, str]  # a version tag ref, not read yet: (tag, version, tag object id)
+
+
+def _version(candidate: Release | Ref) -> Version:
+    return candidate.version if isinstance(candidate, Release) else candidate[1]
+
 
 # From this many versions on, a run reads the kept version verdicts: for fewer, judging them costs less
 # than reading the whole section.
@@ -65,8 +72,9 @@ class Context:
     extra: ExtraChecks | None = None  # checks beyond Git objects (DVC's, see ``dvc.object_checks``)
     listed: list[Release] | None = None  # every release of the system, when the caller just listed them
     _candidates: list[Release] | None = None
-    _ladder: tuple[list[Release], list[Any]] | None = None
+    _ladder: tuple[list[Release | Ref], list[Any]] | None = None
     _commits: dict[str, pygit2.Commit | None] = field(default_factory=dict)
+    _refs_read: dict[str, Release | None] = field(default_factory=dict)
     blobs: dict[pygit2.Oid, bytes] = field(default_factory=dict)  # files the versions share, by id
 
     def candidates(self) -> list[Release]:
@@ -82,7 +90,9 @@ class Context:
         """The release ``release`` follows, derived from Git alone (never from its own trailers): the
         highest candidate below it by SemVer precedence whose commit a parent of its commit contains.
 
-        The candidates are sorted once for the run; each release looks down from its own place.
+        The candidates are sorted once for the run; each release looks down from its own place. Without
+        the releases listed (a few versions checked, a hook), the tag refs are sorted by version and tag
+        objects are read from the release down only until one is found: a history's length costs a sort.
         """
         commit = self.commit(release.commit)
         if commit is None:
@@ -91,8 +101,8 @@ class Context:
         direct = {str(p) for p in parents}
         ladder, keys = self.ladder()
         for i in range(bisect_left(keys, release.version.precedence_key) - 1, -1, -1):
-            candidate = ladder[i]
-            if candidate.tag == release.tag:
+            candidate = self._release(ladder[i])
+            if candidate is None or candidate.tag == release.tag:
                 continue
             if candidate.commit in direct:  # the usual case: released right after it
                 return candidate
@@ -101,14 +111,34 @@ class Context:
                 return candidate
         return None
 
-    def ladder(self) -> tuple[list[Release], list[Any]]:
-        """The candidates by ascending precedence (build metadata is no release), with their keys."""
+    def ladder(self) -> tuple[list[Release | Ref], list[Any]]:
+        """The candidates by ascending precedence (build metadata is no release), with their keys: releases
+        when they were listed, else the refs (read when ``previous`` reaches them) and ``known``."""
         if self._ladder is None:
-            ladder = sorted(
-                (r for r in self.candidates() if not r.version.build), key=lambda r: r.version.precedence_key
+            if self.listed is None and self._candidates is None:
+                refs = version_refs(self.repo, self.system.name)
+                found: dict[str, Release | Ref] = {
+                    tag: (tag, version, target) for tag, version, target in refs
+                }
+                found.update(self.known)
+            else:
+                found = {r.tag: r for r in self.candidates()}
+            keyed = sorted(
+                ((_version(c).precedence_key, c) for c in found.values() if not _version(c).build),
+                key=lambda kc: kc[0],
             )
-            self._ladder = ladder, [r.version.precedence_key for r in ladder]
+            self._ladder = [c for _, c in keyed], [k for k, _ in keyed]
         return self._ladder
+
+    def _release(self, candidate: Release | Ref) -> Release | None:
+        """A candidate as a release: a ref is read from its tag object, once (None: it is no release)."""
+        if isinstance(candidate, Release):
+            return candidate
+        tag, version, target = candidate
+        if tag not in self._refs_read:
+            oid = pygit2.Oid(hex=target)
+            self._refs_read[tag] = release_from(self.repo.git, tag, self.system.name, version, oid)
+        return self._refs_read[tag]
 
     def reopen(self) -> None:
         """A repository handle of this process's own (in a forked one: see ``workers``)."""
