@@ -139,3 +139,45 @@ def test_the_help_of_hook_is_the_hooks(capsys: pytest.CaptureFixture[str], tmp_p
     with pytest.raises(SystemExit):
         cli.build_parser("hook").parse_args(["hook", "--help"])
     assert "usage: git modelver hook" in capsys.readouterr().out
+
+
+def test_a_commits_files_are_found_folder_by_folder_as_by_path(bot: GitRepo) -> None:
+    """CommitTree reads each folder once (libgit2 keeps no big tree in its cache) and must find what a
+    lookup by the whole path finds: nested files, folders, missing names, a file taken for a folder,
+    a symlink (never followed by a lookup)."""
+    import os
+
+    from gitmodelver.gitstore.tree import CommitTree
+
+    bot.write("a/b/c.txt", "deep\n")
+    bot.write("a/d.txt", "shallow\n")
+    os.symlink("a", bot.path / "link")
+    bot.commit_all("folders")
+    repo = pygit2.Repository(str(bot.path))
+    commit = repo.head.peel(pygit2.Commit)
+    asked = [
+        "a/b/c.txt",
+        "a/d.txt",
+        "a/b",
+        "a",
+        "link",
+        "link/d.txt",
+        "a/d.txt/x",
+        "a/nope",
+        "nope/x",
+        "modelver.toml",
+    ]
+    trees: dict[pygit2.Oid, pygit2.Tree] = {}
+    for shared in (None, trees, trees):  # alone, then twice with the folders of an earlier tree
+        tree = CommitTree(repo, commit, "HEAD", trees=shared)
+        for path in asked:
+            try:
+                expected = commit.tree[path]
+            except KeyError:
+                expected = None
+            found = tree._entry(path)
+            assert (found.id if found else None) == (expected.id if expected else None), path
+            assert tree.read(path) == (
+                expected.data if expected is not None and expected.type_str == "blob" else None
+            )
+    assert trees  # the folders were kept for the next tree

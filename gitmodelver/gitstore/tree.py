@@ -79,6 +79,7 @@ class CommitTree:
         commit: pygit2.Commit,
         label: str,
         blobs: dict[pygit2.Oid, bytes] | None = None,
+        trees: dict[pygit2.Oid, pygit2.Tree] | None = None,
     ) -> None:
         self.repo = repo
         self.tree = commit.tree
@@ -86,14 +87,36 @@ class CommitTree:
         self._entries: dict[str, pygit2.Object | None] = {}  # links are looked up, then read
         # small blobs read, by id, shared by the trees of one run: versions share most of their files
         self._blobs = blobs
+        # folders read, by id (shared by a run's trees when given): libgit2 keeps no big tree in its
+        # cache, and a folder of a thousand prompts would be read again for each of them
+        self._trees: dict[pygit2.Oid, pygit2.Tree] = {} if trees is None else trees
 
     def _entry(self, path: str) -> pygit2.Object | None:
         if path not in self._entries:
+            folder, _, name = path.rpartition("/")
+            parent = self._folder(folder)
             try:
-                self._entries[path] = self.tree[path]
+                self._entries[path] = parent[name] if parent is not None and name else None
             except KeyError:
                 self._entries[path] = None
         return self._entries[path]
+
+    def _folder(self, folder: str) -> pygit2.Tree | None:
+        """The tree of a folder ('' is the root); None when the path is no folder."""
+        if not folder:
+            return self.tree
+        entry = self._entry(folder)
+        if entry is None or entry.type_str != "tree":
+            return None
+        tree = self._trees.get(entry.id)
+        if tree is None:
+            loaded = self.repo[entry.id]
+            if not isinstance(loaded, pygit2.Tree):
+                return None
+            if len(self._trees) >= SHARED_BLOBS:
+                self._trees.clear()
+            tree = self._trees[entry.id] = loaded
+        return tree
 
     complete = False  # only what Git tracks: a folder DVC hashed may hold untracked files too
 

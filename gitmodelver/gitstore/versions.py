@@ -406,13 +406,35 @@ class Catalog:
         return release_from(self.repo.git, tag, self.name, parsed[1], pygit2.Oid(hex=str(target)))
 
 
-def iter_reachable(repo: Repo, releases: list[Release], head: pygit2.Oid | None) -> Iterator[Release]:
+def iter_reachable(repo: Repo, releases: Iterable[Release], head: pygit2.Oid | None) -> Iterator[Release]:
     """The releases whose commit HEAD contains, highest first; lazily, as callers rarely need many."""
     if head is None:
         return
     for release in releases:
         if repo.is_ancestor(repo.commit(release.commit).id, head):
             yield release
+
+
+def below(repo: Repo, release: Release, pending: Iterable[Release] = ()) -> Iterator[Release]:
+    """The releases of ``release``'s system below it by SemVer precedence, highest first: the tag refs
+    sorted by version (no object read) with ``pending`` (pushed with it, not refs yet) in their place, and
+    each tag object read only when the caller gets that far."""
+    known = {r.tag: r for r in pending if r.name == release.name and not r.version.build}
+    refs = {tag: (version, target) for tag, version, target in version_refs(repo, release.name)}
+    keyed = [(v.precedence_key, tag) for tag, (v, _) in refs.items() if tag not in known]
+    keyed += [(r.version.precedence_key, r.tag) for r in known.values()]
+    keyed.sort(key=_first, reverse=True)
+    limit = release.version.precedence_key
+    for key, tag in keyed:
+        if key >= limit or tag == release.tag:
+            continue
+        if tag in known:
+            yield known[tag]
+            continue
+        version, target = refs[tag]
+        found = release_from(repo.git, tag, release.name, version, pygit2.Oid(hex=target))
+        if found is not None:
+            yield found
 
 
 def previous_release(repo: Repo, release: Release, candidates: Iterable[Release]) -> Release | None:

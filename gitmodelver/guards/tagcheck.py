@@ -134,18 +134,15 @@ def release_of(repo: Repo, tag: str, oid: str) -> Release | None:
     return versions.release_from(repo.git, tag, parsed[0], parsed[1], pygit2.Oid(hex=oid))
 
 
-def previous_final(repo: Repo, release: Release, candidates: Iterable[Release]) -> Release | None:
-    """The highest final version below ``release`` that its commit contains: what its level is from."""
+def previous_final(repo: Repo, release: Release, pending: Iterable[Release] = ()) -> Release | None:
+    """The highest final version below ``release`` that its commit contains: what its level is from.
+
+    ``pending``: the other version tags of the same push (not refs yet). Tag objects are read from the
+    release down only until one is found, as verify does: a long history costs a sort of the refs.
+    """
     head = pygit2.Oid(hex=release.commit)
-    below = [
-        r
-        for r in candidates
-        if not r.version.is_prerelease
-        and r.tag != release.tag
-        and r.version.precedence_key < release.version.precedence_key
-    ]
-    below.sort(key=lambda r: r.version.precedence_key, reverse=True)
-    return next(iter(versions.iter_reachable(repo, below, head)), None)
+    finals = (r for r in versions.below(repo, release, pending) if not r.version.is_prerelease)
+    return next(iter(versions.iter_reachable(repo, finals, head)), None)
 
 
 def _commit_of(repo: Repo, release: Release) -> pygit2.Commit | None:
@@ -179,9 +176,9 @@ def _unreadable(repo: Repo, tree: CommitTree, tag: str) -> list[Rejection]:
 
 
 def level_check(
-    repo: Repo, release: Release, system: System, data: Mapping[str, Any], candidates: Iterable[Release]
+    repo: Repo, release: Release, system: System, data: Mapping[str, Any], pending: Iterable[Release] = ()
 ) -> Rejection | None:
-    previous = previous_final(repo, release, candidates)
+    previous = previous_final(repo, release, pending)
     if previous is None:
         return None  # the first release: any version may start the series
     old = _released_data(repo, previous, system)
@@ -235,9 +232,7 @@ def check_new_version(
     # verify judges the level the tag message claims against the release it names; Git's own history says
     # whether the version itself is too low, which releasing again repairs.
     # The objects themselves, as verify reads them: a guard does not take the versions index's word.
-    listed = versions.list_releases(repo, release.name, indexed=False)
-    candidates = {r.tag: r for r in [*listed, *pending]}
-    level = level_check(repo, release, system, data, candidates.values())
+    level = level_check(repo, release, system, data, pending)
     # What is wrong is in each detail; beyond a version too low, no one command repairs a failing check
     # (`git modelver verify TAG` shows them all, but changes nothing).
     problems = [

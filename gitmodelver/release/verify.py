@@ -76,6 +76,7 @@ class Context:
     _commits: dict[str, pygit2.Commit | None] = field(default_factory=dict)
     _refs_read: dict[str, Release | None] = field(default_factory=dict)
     blobs: dict[pygit2.Oid, bytes] = field(default_factory=dict)  # files the versions share, by id
+    trees: dict[pygit2.Oid, pygit2.Tree] = field(default_factory=dict)  # and folders
 
     def candidates(self) -> list[Release]:
         """The system's releases as refs, with ``known`` ones (not refs yet) in their place."""
@@ -144,6 +145,7 @@ class Context:
         """A repository handle of this process's own (in a forked one: see ``workers``)."""
         self.repo.git = pygit2.Repository(self.repo.git.path)
         self._commits = {}
+        self.trees = {}
 
     def commit(self, oid: str) -> pygit2.Commit | None:
         if oid not in self._commits:  # each release's commit is read for itself and for the next release
@@ -343,7 +345,7 @@ def _judged(
     # The level check parses the previous release, which is often this commit's parent: do it before
     # the tag-object check reads that parent's version, so the manifest is parsed once.
     level, keep = _level(ctx, release, m, previous)
-    tree = CommitTree(ctx.repo.git, commit, release.tag, ctx.blobs)
+    tree = CommitTree(ctx.repo.git, commit, release.tag, ctx.blobs, ctx.trees)
     state = digest.state_digest(m.data)
     checks = (
         _tag_object(ctx, release, commit),
