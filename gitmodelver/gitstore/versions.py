@@ -415,12 +415,19 @@ def iter_reachable(repo: Repo, releases: Iterable[Release], head: pygit2.Oid | N
             yield release
 
 
-def below(repo: Repo, release: Release, pending: Iterable[Release] = ()) -> Iterator[Release]:
+def below(
+    repo: Repo,
+    release: Release,
+    pending: Iterable[Release] = (),
+    listed: list[tuple[str, Version, str]] | None = None,
+) -> Iterator[Release]:
     """The releases of ``release``'s system below it by SemVer precedence, highest first: the tag refs
     sorted by version (no object read) with ``pending`` (pushed with it, not refs yet) in their place, and
-    each tag object read only when the caller gets that far."""
+    each tag object read only when the caller gets that far. ``listed``: ``version_refs``, just read."""
     known = {r.tag: r for r in pending if r.name == release.name and not r.version.build}
-    refs = {tag: (version, target) for tag, version, target in version_refs(repo, release.name)}
+    if listed is None:
+        listed = version_refs(repo, release.name)
+    refs = {tag: (version, target) for tag, version, target in listed}
     keyed = [(v.precedence_key, tag) for tag, (v, _) in refs.items() if tag not in known]
     keyed += [(r.version.precedence_key, r.tag) for r in known.values()]
     keyed.sort(key=_first, reverse=True)

@@ -134,14 +134,19 @@ def release_of(repo: Repo, tag: str, oid: str) -> Release | None:
     return versions.release_from(repo.git, tag, parsed[0], parsed[1], pygit2.Oid(hex=oid))
 
 
-def previous_final(repo: Repo, release: Release, pending: Iterable[Release] = ()) -> Release | None:
+def previous_final(
+    repo: Repo,
+    release: Release,
+    pending: Iterable[Release] = (),
+    refs: list[tuple[str, Version, str]] | None = None,
+) -> Release | None:
     """The highest final version below ``release`` that its commit contains: what its level is from.
 
     ``pending``: the other version tags of the same push (not refs yet). Tag objects are read from the
     release down only until one is found, as verify does: a long history costs a sort of the refs.
     """
     head = pygit2.Oid(hex=release.commit)
-    finals = (r for r in versions.below(repo, release, pending) if not r.version.is_prerelease)
+    finals = (r for r in versions.below(repo, release, pending, refs) if not r.version.is_prerelease)
     return next(iter(versions.iter_reachable(repo, finals, head)), None)
 
 
@@ -176,9 +181,14 @@ def _unreadable(repo: Repo, tree: CommitTree, tag: str) -> list[Rejection]:
 
 
 def level_check(
-    repo: Repo, release: Release, system: System, data: Mapping[str, Any], pending: Iterable[Release] = ()
+    repo: Repo,
+    release: Release,
+    system: System,
+    data: Mapping[str, Any],
+    pending: Iterable[Release] = (),
+    refs: list[tuple[str, Version, str]] | None = None,
 ) -> Rejection | None:
-    previous = previous_final(repo, release, pending)
+    previous = previous_final(repo, release, pending, refs)
     if previous is None:
         return None  # the first release: any version may start the series
     old = _released_data(repo, previous, system)
@@ -225,14 +235,15 @@ def check_new_version(
         return [missing, *_unreadable(repo, tree, tag)]
     system, data = found
     known = {r.tag: r for r in pending if r.tag != tag}
+    refs = versions.version_refs(repo, release.name)  # sorted once, for verify and for the level
     try:
-        report = verify_release(repo, system, release, known=known)
+        report = verify_release(repo, system, release, known=known, refs=refs)
     except UsageError as exc:  # bad input in this version (a DVC path leaving the repository): this tag only
         return [Rejection(tag, f"fails verify: {exc.message}", fix=exc.fix)]
     # verify judges the level the tag message claims against the release it names; Git's own history says
     # whether the version itself is too low, which releasing again repairs.
     # The objects themselves, as verify reads them: a guard does not take the versions index's word.
-    level = level_check(repo, release, system, data, pending)
+    level = level_check(repo, release, system, data, pending, refs)
     # What is wrong is in each detail; beyond a version too low, no one command repairs a failing check
     # (`git modelver verify TAG` shows them all, but changes nothing).
     problems = [

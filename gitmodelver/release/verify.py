@@ -71,6 +71,7 @@ class Context:
     kept: Kept | None = None  # the versions index, for a run over many versions
     extra: ExtraChecks | None = None  # checks beyond Git objects (DVC's, see ``dvc.object_checks``)
     listed: list[Release] | None = None  # every release of the system, when the caller just listed them
+    refs: list[Ref] | None = None  # or its version tag refs (``versions.version_refs``), when just read
     _candidates: list[Release] | None = None
     _ladder: tuple[list[Release | Ref], list[Any]] | None = None
     _commits: dict[str, pygit2.Commit | None] = field(default_factory=dict)
@@ -117,7 +118,7 @@ class Context:
         when they were listed, else the refs (read when ``previous`` reaches them) and ``known``."""
         if self._ladder is None:
             if self.listed is None and self._candidates is None:
-                refs = version_refs(self.repo, self.system.name)
+                refs = self.refs if self.refs is not None else version_refs(self.repo, self.system.name)
                 found: dict[str, Release | Ref] = {
                     tag: (tag, version, target) for tag, version, target in refs
                 }
@@ -226,13 +227,15 @@ def verify_release(
     release: Release,
     *,
     known: Mapping[str, Release] | None = None,
+    refs: list[Ref] | None = None,
 ) -> VersionReport:
     """Check one version tag from Git objects alone.
 
     ``known`` names releases that are not refs yet (a pre-receive hook sees a push of several tags),
-    so ``Modelver-Previous`` can point at one of them.
+    so ``Modelver-Previous`` can point at one of them; ``refs``: the system's version tag refs, when the
+    caller has just read them.
     """
-    return check_release(Context(repo, system, known=dict(known or {})), release)
+    return check_release(Context(repo, system, known=dict(known or {}), refs=refs), release)
 
 
 def manifest_of(repo: Repo, system: System, commit: pygit2.Commit, label: str) -> Manifest | None:
