@@ -25,7 +25,7 @@ from gitmodelver.release import verify, workers
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import _history  # noqa: E402
 
-VERSIONS = 2 * workers.PART_MIN + 100  # two parts at least
+VERSIONS = 2 * workers.PART_MIN + 100  # enough for two processes
 
 
 @pytest.fixture(scope="module")
@@ -109,57 +109,77 @@ def test_modelver_jobs_must_be_a_number_of_processes(repo: GitRepo) -> None:
     assert repo.modelver("verify", "--all").code == 0
 
 
-def test_parts_are_contiguous_nearly_equal_and_not_too_small() -> None:
-    items = list(range(3 * workers.PART_MIN + 7))
-    cut = workers.parts(items, 4)  # only three parts of PART_MIN
-    assert [len(p) for p in cut] == [workers.PART_MIN + 3, workers.PART_MIN + 2, workers.PART_MIN + 2]
-    assert [x for p in cut for x in p] == items
-    assert workers.parts(items[: workers.PART_MIN * 2 - 1], 8) == [items[: workers.PART_MIN * 2 - 1]]
-    assert workers.parts([], 2) == [[]]
+def test_batches_are_contiguous_and_few_enough_for_a_pipe() -> None:
+    items = list(range(1000))
+    cut = workers.batches(items, 300)
+    assert [len(b) for b in cut] == [300, 300, 300, 100] and [x for b in cut for x in b] == items
+    many = workers.batches(list(range(workers.MAX_BATCHES * 3 + 1)), 1)
+    assert len(many) <= workers.MAX_BATCHES and sum(len(b) for b in many) == workers.MAX_BATCHES * 3 + 1
+    assert workers.batches([]) == []
+    assert (
+        workers.processes(999, 4) == 1
+        and workers.processes(1000, 4) == 2
+        and workers.processes(10**5, 4) == 4
+    )
 
 
 PARENT = os.getpid()
+WORK = [[1, 2], [3, 4], [5], [6, 7], [8]]
+DOUBLED = [2, 4, 6, 8, 10, 12, 14, 16]
 
 
-def _doubled_but_killed_elsewhere(part: list[int]) -> list[int]:
+def share(check: object, count: int = 3) -> tuple[list[int], list[object]]:
+    learned: list[object] = []
+    found = workers.run_shared(WORK, check, count, lambda: "kept", learned.append, lambda: None)  # type: ignore[arg-type]
+    return found, learned
+
+
+def _doubled_but_killed_elsewhere(batch: list[int]) -> list[int]:
     if os.getpid() != PARENT:
-        os.kill(os.getpid(), signal.SIGKILL)  # kill -9 of the forked process, mid-part
-    return [x * 2 for x in part]
+        os.kill(os.getpid(), signal.SIGKILL)  # kill -9 of a forked process, mid-batch
+    return [x * 2 for x in batch]
 
 
-def _doubled_but_failing_elsewhere(part: list[int]) -> list[int]:
+def _doubled_but_failing_elsewhere(batch: list[int]) -> list[int]:
     if os.getpid() != PARENT:
-        raise RuntimeError("a part that fails in its own process")
-    return [x * 2 for x in part]
+        raise RuntimeError("a batch that fails in its own process")
+    return [x * 2 for x in batch]
 
 
 @pytest.mark.parametrize("check", [_doubled_but_killed_elsewhere, _doubled_but_failing_elsewhere])
-def test_a_part_whose_process_dies_is_checked_again_here(check: object) -> None:
-    learned: list[object] = []
-    chunks = [[1, 2], [3, 4], [5]]
-    found = workers.run_parts(chunks, check, lambda: "kept", learned.append, lambda: None)  # type: ignore[arg-type]
-    assert found == [2, 4, 6, 8, 10]
-    assert learned == []  # nothing came back from the dead parts: nothing learned from them
+def test_batches_of_a_process_that_dies_are_checked_again_here(check: object) -> None:
+    found, learned = share(check)
+    assert found == DOUBLED
+    assert len(learned) <= 2  # from the processes not killed (one may have ended before taking a batch)
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)  # and no process is left behind
 
 
-def test_what_the_other_parts_learned_comes_back() -> None:
-    learned: list[object] = []
-    found = workers.run_parts(
-        [[1], [2], [3]], lambda part: [os.getpid() != PARENT], lambda: "kept", learned.append, lambda: None
-    )
-    assert found == [False, True, True]
-    assert learned == ["kept", "kept"]
+def test_each_batch_is_checked_once_by_some_process_and_comes_back_in_order(tmp_path: Path) -> None:
+    def check(batch: list[int]) -> list[tuple[int, bool]]:
+        with open(tmp_path / f"{batch[0]}.{os.getpid()}", "w"):  # who checked it
+            pass
+        return [(x, os.getpid() != PARENT) for x in batch]
+
+    found, learned = share(check)
+    assert [x for x, _ in found] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert sorted(p.name.split(".")[0] for p in tmp_path.iterdir()) == ["1", "3", "5", "6", "8"]  # once each
+    assert len(learned) == 2  # both forked processes sent what they learned
 
 
-def test_an_error_here_stops_the_other_parts() -> None:
-    def check(part: list[int]) -> list[int]:
-        if os.getpid() == PARENT:
-            raise ValueError("this part fails")
-        return part
+def test_an_error_is_raised_where_one_process_raises_it() -> None:
+    """The first failing batch in order raises, whichever process met it first."""
 
-    with pytest.raises(ValueError, match="this part fails"):
-        workers.run_parts([[1], [2], [3]], check, lambda: None, lambda k: None, lambda: None)
+    def check(batch: list[int]) -> list[int]:
+        if batch[0] in (3, 6):
+            raise ValueError(f"batch {batch[0]}")
+        return batch
+
+    with pytest.raises(ValueError, match="batch 3"):
+        share(check)
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)
+
+
+def test_one_process_checks_everything_itself() -> None:
+    assert share(lambda batch: [os.getpid() == PARENT for _ in batch], count=1)[0] == [True] * 8

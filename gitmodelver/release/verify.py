@@ -269,18 +269,20 @@ def verify_releases(
     # Only work to do is shared out (verdicts kept are read sooner than a process starts), and the DVC
     # side is checked in this process alone: its objects and remotes are not forked.
     unknown = sum(1 for r in releases if not kept.knows(r.target))
-    many = ctx.extra is None and unknown >= 2 * workers.PART_MIN
-    chunks = workers.parts(releases, workers.jobs(repo) if many else 1)
-    if len(chunks) > 1:
-        ctx.ladder()  # sorted once, before the parts share it
-    lines = lines and len(chunks) > 1  # in one process, one json.dumps of them all costs less
-    reports = workers.run_parts(
-        chunks,
-        lambda part: [_made(check_release(ctx, r), lines) for r in output.progress(part, "verify")],
-        kept.learned,
-        kept.learn,
-        ctx.reopen,
-    )
+    count = workers.processes(unknown, workers.jobs(repo)) if ctx.extra is None else 1
+    if count > 1:
+        ctx.ladder()  # sorted once, before the processes share it
+        work = workers.batches(releases)
+        reports = workers.run_shared(
+            work,
+            lambda batch: [_made(check_release(ctx, r), lines) for r in batch],
+            count,
+            kept.learned,
+            kept.learn,
+            ctx.reopen,
+        )
+    else:  # in one process, one json.dumps of them all costs less than a line each
+        reports = [check_release(ctx, r) for r in output.progress(releases, "verify")]
     kept.save()
     return reports
 
