@@ -154,3 +154,16 @@ def test_when_the_shared_tables_fill_up_answers_stay_the_same(monkeypatch: pytes
             digest.version_digest(data),
             list(filerefs.iter_file_refs(data)),
         )
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents())
+def test_both_digests_at_once_are_each_digest(doc: str) -> None:
+    data = tomltext.plain_toml(doc)
+    if data is None:
+        return
+    assert digest.digests(data) == (digest.version_digest(data), digest.state_digest(data))
+    assert digest.digests({**data, "system": {"name": "x", "version": "1.0.0"}}) == (
+        digest.version_digest({**data, "system": {"name": "x", "version": "2.0.0"}}),
+        digest.state_digest({**data, "system": {"name": "x", "version": "1.0.0"}}),
+    )

@@ -100,6 +100,27 @@ def version_digest(data: Mapping[str, Any]) -> str:
     return sha256_digest(version_view(data))
 
 
+def digests(data: Mapping[str, Any]) -> tuple[str, str]:
+    """``(version_digest(data), state_digest(data))``, the tables' JSON shared by the two (``verify``
+    computes both for every version)."""
+    if type(data) is not dict or not all(type(k) is str for k in data):
+        return version_digest(data), state_digest(data)
+    version = version_view(data)
+    try:
+        keyed = [(k, f"{_key_json(k)}:{_table_json(version[k])}") for k in sorted(version)]
+    except ValueError as exc:
+        raise UsageError(
+            "the manifest holds nan or inf, which has no canonical form; use a finite number"
+        ) from exc
+    whole = "{" + ",".join(text for _, text in keyed) + "}"
+    state = "{" + ",".join(text for k, text in keyed if k not in EXCLUDED_FROM_STATE) + "}"
+    return _sha256(whole), _sha256(state)
+
+
+def _sha256(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def short(digest: str | None, length: int = 12) -> str:
     if not digest:
         return "-"

@@ -87,9 +87,11 @@ def manifest_check(release: Release, m: Manifest) -> Check:
     return Check("manifest", True, f"{where} is valid, version {m.version}")
 
 
-def digest_check(release: Release, m: Manifest, state: str) -> Check:
-    """The digests the tag claims, against the manifest's (``state``: its state digest, computed once)."""
-    expected = {"Modelver-Digest": digest.version_digest(m.data), "Modelver-State": state}
+def digest_check(release: Release, m: Manifest, state: str, version: str | None = None) -> Check:
+    """The digests the tag claims, against the manifest's (``state`` and ``version``: its digests, when
+    computed already)."""
+    version = version if version is not None else digest.version_digest(m.data)
+    expected = {"Modelver-Digest": version, "Modelver-State": state}
     problems = []
     for trailer, value in expected.items():
         claimed = release.trailers.get(trailer)

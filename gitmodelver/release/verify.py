@@ -351,11 +351,11 @@ def _judged(
     # the tag-object check reads that parent's version, so the manifest is parsed once.
     level, keep = _level(ctx, release, m, previous)
     tree = CommitTree(ctx.repo.git, commit, release.tag, ctx.blobs, ctx.trees)
-    state = digest.state_digest(m.data)
+    version, state = digest.digests(m.data)
     checks = (
         _tag_object(ctx, release, commit),
         manifest_check(release, m),
-        digest_check(release, m, state),
+        digest_check(release, m, state, version),
         pins_check(release, m, tree),
         level,
         *evaluation_checks(release, m, tree, state),
