@@ -183,3 +183,19 @@ def test_an_error_is_raised_where_one_process_raises_it() -> None:
 
 def test_one_process_checks_everything_itself() -> None:
     assert share(lambda batch: [os.getpid() == PARENT for _ in batch], count=1)[0] == [True] * 8
+
+
+def test_a_program_running_threads_verifies_in_one_process_unless_told(repo: GitRepo) -> None:
+    import threading
+
+    handle = Repo(repo.path)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert workers.jobs(handle) == 1
+        handle.git.config["modelver.jobs"] = "2"
+        assert workers.jobs(handle) == 2  # said in so many words: taken as said
+    finally:
+        stop.set()
+        other.join()

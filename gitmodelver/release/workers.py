@@ -19,6 +19,7 @@ import pickle
 import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from typing import BinaryIO, TypeVar
 
@@ -39,12 +40,15 @@ MAX_BATCHES = 8192  # their numbers, 4 bytes each, fit in a pipe's 64 KiB
 
 def jobs(repo: Repo) -> int:
     """The processes a run may use: ``modelver.jobs``, else the processors available (at most
-    ``MAX_JOBS``)."""
+    ``MAX_JOBS``), or one when other threads run in this process (a program calling verify from a thread:
+    a fork copies only the calling thread, and a lock another one held would never be let go)."""
     if not hasattr(os, "fork"):  # Windows: one process
         return 1
     try:
         raw = str(repo.git.config["modelver.jobs"])
     except (KeyError, pygit2.GitError):
+        if threading.active_count() > 1:
+            return 1
         usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
         return min(len(usable), MAX_JOBS)
     count = int(raw) if raw.strip().isdigit() else 0
