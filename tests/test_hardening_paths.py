@@ -21,7 +21,8 @@ from hookenv import git, install_bin, path_with
 import gitmodelver
 from gitmodelver.cli import main
 from gitmodelver.core import pins
-from gitmodelver.gitstore.tree import CommitTree, IndexTree, WorkTree
+from gitmodelver.gitstore import plumbing
+from gitmodelver.gitstore.tree import CommitTree, WorkTree
 
 pytest_plugins = ["dvc_fixtures"]  # its fixtures: built (shared), project (a copy)
 
@@ -122,6 +123,11 @@ def test_a_dangling_link_is_refused_with_where_it_points(linked: GitRepo) -> Non
     assert "symlink prompts/alias.j2 -> ../shared/gone.txt points at nothing" in result.err
 
 
+def _index_tree(path: Path) -> plumbing.StagedTree:
+    at = plumbing.where(path)
+    return plumbing.StagedTree(at, plumbing.index_listing(at))
+
+
 def _tree_of_links(repo: GitRepo) -> pygit2.Repository:
     """A commit of links: chains, loops, links out of the repository and into .git, a linked folder."""
     repo.write("shared/base.txt", BASE)
@@ -148,7 +154,7 @@ def test_links_are_followed_inside_the_tree_and_stop_where_they_must(repo: GitRe
     git_repo = _tree_of_links(repo)
     tree = {
         "commit": lambda: CommitTree(git_repo, git_repo.head.peel(pygit2.Commit), "HEAD"),
-        "index": lambda: IndexTree(git_repo),
+        "index": lambda: _index_tree(repo.path),
         "worktree": lambda: WorkTree(repo.path),
     }[kind]()
     assert follow(tree, "chain1").path == "shared/base.txt"

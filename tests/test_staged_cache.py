@@ -13,7 +13,7 @@ import pytest
 from helpers import MANIFEST, GitRepo, seed
 
 from gitmodelver import cli
-from gitmodelver.gitstore.tree import IndexTree
+from gitmodelver.gitstore import plumbing
 
 POLICY = '\n[policy]\nprompt_globs = ["prompts/**"]\n'
 
@@ -80,19 +80,30 @@ def test_a_cache_file_of_another_shape_is_read_as_empty(bot: GitRepo, content: s
     assert bot.modelver("hook", "pre-commit").code == 1
 
 
-def test_one_pass_over_the_index_answers_as_lookups_do(bot: GitRepo) -> None:
+def test_the_index_read_through_git_answers_as_pygit2_reads_it(bot: GitRepo) -> None:
+    """The hooks read the staged state with `git ls-files`/`cat-file` (no pygit2): the same entries,
+    bytes and digests as pygit2's index, a symlink and an executable included."""
+    import os
+
     bot.write("prompts/extra.j2", "More.\n")
+    os.symlink("extra.j2", bot.path / "prompts/link.j2")
+    (bot.path / "run.sh").write_text("#!/bin/sh\n")
+    (bot.path / "run.sh").chmod(0o755)
     bot.git("add", "-A")
     repo = pygit2.Repository(str(bot.path))
-    asked = ["prompts/system.j2", "prompts/extra.j2", "prompts", "modelver.toml", "nope", "prompts/nope"]
-    looked_up = IndexTree(repo)
-    answers = [(looked_up.exists(p), looked_up.read(p), looked_up.sha256(p)) for p in asked]
-    passed = IndexTree(repo)
-    assert sorted(passed.paths()) == sorted(e.path for e in repo.index)
-    assert [(passed.exists(p), passed.read(p), passed.sha256(p)) for p in asked] == answers
+    at = plumbing.where(bot.path)
+    tree = plumbing.StagedTree(at, plumbing.index_listing(at))
+    assert tree.paths() == [e.path for e in repo.index]
+    for entry in repo.index:
+        assert tree.entry(entry.path) == (entry.mode, str(entry.id))
+        assert tree.read(entry.path) == repo[entry.id].data
+        assert tree.sha256(entry.path) == hashlib.sha256(repo[entry.id].data).hexdigest()
+    assert tree.link("prompts/link.j2") == "extra.j2" and tree.link("prompts/extra.j2") is None
+    assert not tree.exists("prompts") and tree.read("nope") is None and tree.sha256("nope") is None
+    assert tree.files("prompts") == sorted(e.path for e in repo.index if e.path.startswith("prompts/"))
 
 
-def test_an_index_in_conflict_is_looked_up_path_by_path(bot: GitRepo) -> None:
+def test_an_index_in_conflict_has_no_staged_entry_for_the_unmerged_path(bot: GitRepo) -> None:
     bot.git("checkout", "-q", "-b", "other")
     bot.write("notes.txt", "theirs\n")
     bot.commit_all("theirs")
@@ -100,13 +111,46 @@ def test_an_index_in_conflict_is_looked_up_path_by_path(bot: GitRepo) -> None:
     bot.write("notes.txt", "ours\n")
     bot.commit_all("ours")
     bot.git("merge", "other", check=False)
-    repo = pygit2.Repository(str(bot.path))
-    assert repo.index.conflicts is not None
-    tree = IndexTree(repo)
-    paths = tree.paths()
-    assert paths.count("notes.txt") == 2  # ours and theirs, no staged entry
+    at = plumbing.where(bot.path)
+    listing = plumbing.index_listing(at)
+    assert listing.conflicts and listing.paths.count("notes.txt") == 2  # ours and theirs
+    tree = plumbing.StagedTree(at, listing)
     assert tree.read("notes.txt") is None and tree.sha256("notes.txt") is None
     assert tree.read("modelver.toml") == (bot.path / "modelver.toml").read_bytes()
+
+
+def test_blobs_are_read_in_one_process_whatever_they_hold(bot: GitRepo) -> None:
+    """`cat-file --batch` output is cut by sizes, not lines: contents with newlines, none, NUL bytes;
+    a missing object and an object of another type read as nothing."""
+    at = plumbing.where(bot.path)
+    texts = [b"", b"\n\n", b"a\0b\nc", b"x" * 70000]
+    oids = [bot.git("hash-object", "-w", "--stdin", input=t.decode("latin-1")).strip() for t in texts[:2]]
+    for data in texts[2:]:
+        path = bot.path / "blob.bin"
+        path.write_bytes(data)
+        oids.append(bot.git("hash-object", "-w", str(path)).strip())
+    tree_oid = bot.git("rev-parse", "HEAD^{tree}").strip()
+    found = plumbing.read_blobs(at, [*oids, "0" * 40, tree_oid, oids[0]])
+    assert [found[o] for o in oids] == texts
+    assert found["0" * 40] is None and found[tree_oid] is None
+    assert plumbing.blob_sizes(at, oids) == {o: len(t) for o, t in zip(oids, texts, strict=True)}
+
+
+def test_a_commit_with_git_index_file_is_judged_on_that_index(bot: GitRepo) -> None:
+    """`git commit -a` stages into a temporary index named by GIT_INDEX_FILE: the hook reads that one."""
+    bot.write("prompts/system.j2", "You are terse.\n")  # edited, not staged in the real index
+    temp = bot.path / ".git" / "index.temp"
+    import shutil
+
+    shutil.copy(bot.path / ".git" / "index", temp)
+    import os
+    import subprocess
+
+    env = {**os.environ, "GIT_INDEX_FILE": str(temp)}
+    subprocess.run(["git", "add", "prompts/system.j2"], cwd=bot.path, env=env, check=True)
+    assert bot.modelver("hook", "pre-commit").code == 0  # the real index: nothing changed
+    proc = bot.modelver_proc("hook", "pre-commit", env={"GIT_INDEX_FILE": str(temp)})
+    assert proc.code == 1 and "does not match its pin" in proc.err
 
 
 @pytest.mark.parametrize(

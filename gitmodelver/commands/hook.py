@@ -10,11 +10,14 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from gitmodelver import output
 from gitmodelver.errors import ExitCode
-from gitmodelver.gitstore.repo import Repo
 from gitmodelver.guards import guard
+
+if TYPE_CHECKING:
+    from gitmodelver.gitstore.repo import Repo
 
 # jsonschema imports optional format plugins when they are installed; rfc3987_syntax compiles dozens of
 # lark grammars on import (about a second). Our schema asserts no formats, so a hook never needs it.
@@ -46,15 +49,18 @@ def _pre_push(repo: Repo, name: str, files: Sequence[str]) -> list[str]:
 def problems_of(args: argparse.Namespace) -> list[str]:
     name: str = args.name
     if name == "pre-receive":
+        from gitmodelver.gitstore.repo import Repo
         from gitmodelver.guards import server
 
         repo = Repo(args.directory, bare_ok=True)
         return [str(r) for r in server.pre_receive(repo, sys.stdin.read())]
-    repo = Repo(args.directory)
     if name in ("verify-tags", "pre-push"):
-        return _pre_push(repo, name, args.files)
+        from gitmodelver.gitstore.repo import Repo  # the push rules read tags through pygit2
+
+        return _pre_push(Repo(args.directory), name, args.files)
     checks = PRE_COMMIT_CHECKS if name == "pre-commit" else (name,)
-    return [str(p) for p in guard.run(repo, checks, args.files)]
+    # the staged state through git's own commands: a commit does not wait for pygit2 to load
+    return [str(p) for p in guard.run(args.directory, checks, args.files)]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -44,6 +44,13 @@ class Manifest:
         return policy if isinstance(policy, Mapping) else {}
 
 
+def version_of(data: Any) -> str | None:
+    """``system.version`` of parsed manifest data, read without validation."""
+    system = data.get("system") if isinstance(data, dict) else None
+    version = system.get("version") if isinstance(system, dict) else None
+    return version if isinstance(version, str) else None
+
+
 @functools.lru_cache(maxsize=16)
 def parse(
     text: str, file: str, *, root: Path | None = None, trusted: bool = False, cache: Path | None = None

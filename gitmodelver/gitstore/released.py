@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pygit2
 
+from gitmodelver.core.manifest import version_of as manifest_version
 from gitmodelver.gitstore import index
 from gitmodelver.gitstore.repo import Repo
 
@@ -110,9 +111,7 @@ def refs_state(repo: Repo) -> str | None:
 
 def version_of(data: Any) -> str | None:
     """``system.version`` of parsed manifest data, read without validation."""
-    system = data.get("system") if isinstance(data, dict) else None
-    version = system.get("version") if isinstance(system, dict) else None
-    return version if isinstance(version, str) else None
+    return manifest_version(data)
 
 
 def allowed(repo: Repo, name: str, committed: str | None) -> set[str | None]:

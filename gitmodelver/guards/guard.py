@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from gitmodelver import advice
 from gitmodelver.core import pins
 from gitmodelver.core.filerefs import FileRef, iter_file_refs, join, outside
-from gitmodelver.gitstore.repo import Repo
 from gitmodelver.guards import globs
 from gitmodelver.guards.fixes import lock_fix, track_fix
 from gitmodelver.guards.manifest_guard import manifest_check
@@ -106,7 +106,7 @@ class _PromptCheck:
         """A named prompt the index lacks: staged when it is there, else restored or unnamed."""
         link = f", a symlink to {file}" if file != path else ""
         named = f"{self.m.file}: {ref.dotted} names {path}{link}"
-        if os.path.lexists(self.st.repo.root / file):
+        if os.path.lexists(self.st.root / file):
             return Problem(f"{named}, which is not staged", fix=advice.command("git", "add", file))
         drop = f"to drop the prompt, delete [{ref.dotted}] from {self.m.file} and `git add {self.m.file}`"
         if self.st.head_id(file) is None:
@@ -167,9 +167,10 @@ CHECKS: dict[str, Check] = {
 }
 
 
-def run(repo: Repo, names: Sequence[str], files: Sequence[str] = ()) -> list[Problem]:
-    """The named checks on the staged state; ``files`` (from pre-commit) narrows the file checks."""
-    st = Staged(repo)
+def run(directory: str | Path, names: Sequence[str], files: Sequence[str] = ()) -> list[Problem]:
+    """The named checks on the staged state of the repository ``directory`` is in; ``files`` (from
+    pre-commit) narrows the file checks."""
+    st = Staged.of_index(directory)
     wanted = [f for f in (os.path.normpath(f).replace(os.sep, "/") for f in files) if f]
     problems: list[Problem] = []
     for name in names:

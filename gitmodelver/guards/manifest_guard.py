@@ -12,8 +12,7 @@ from typing import Any
 
 from gitmodelver.core import schema_cache, validate
 from gitmodelver.core.filerefs import iter_file_refs
-from gitmodelver.core.manifest import FILENAME
-from gitmodelver.gitstore import released
+from gitmodelver.core.manifest import FILENAME, version_of
 from gitmodelver.guards.fixes import lock_fix, system_name
 from gitmodelver.guards.problems import Problem
 from gitmodelver.guards.staged import Staged, StagedManifest
@@ -55,10 +54,12 @@ def version_check(st: Staged, m: StagedManifest) -> Problem | None:
     system = m.data.get("system")
     version = system.get("version") if isinstance(system, dict) else None
     head = st.head_manifest(m.file)
-    committed = released.version_of(head.data) if head is not None else None
+    committed = version_of(head.data) if head is not None else None
     if version == committed or not (version is None or _well_formed(version)):
         return None
     name = system_name(m)
+    from gitmodelver.gitstore import released  # the last release, through pygit2: only for a changed version
+
     if name is None or version in released.allowed(st.repo, name, committed):
         return None
     said = f"says {version!r}" if version is not None else "was removed"

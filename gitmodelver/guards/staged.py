@@ -11,48 +11,42 @@ import json
 import os
 import posixpath
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import pygit2
+from typing import TYPE_CHECKING, Any
 
 from gitmodelver.core import tomltext, validate
 from gitmodelver.core.manifest import FILENAME
 from gitmodelver.errors import ManifestError
-from gitmodelver.gitstore.repo import Repo
-from gitmodelver.gitstore.tree import IndexTree
+from gitmodelver.gitstore import plumbing
+
+if TYPE_CHECKING:
+    import pygit2
+
+    from gitmodelver.gitstore.repo import Repo
 
 CACHE_FILE = "hook-manifests.json"
-_GONE = (pygit2.enums.DeltaStatus.DELETED,)
 
 
-class IndexView(IndexTree):
-    """IndexTree over a given index: ``git commit -a`` and ``git commit PATH`` use a temporary one."""
-
-    def __init__(self, repo: pygit2.Repository, index: pygit2.Index, digests: dict[str, str]) -> None:
-        super().__init__(repo, index, digests)
-
-
-def staged_index(repo: Repo) -> pygit2.Index:
+def index_file() -> str | None:
+    """The index a commit is made from when git names another (``git commit -a``, ``git commit PATH``)."""
     override = os.environ.get("GIT_INDEX_FILE")
-    if not override:
-        return repo.git.index
     # Git sets it relative to the directory the hook runs in, which is ours too.
-    index = pygit2.Index(str(Path(override).resolve()))
-    # pygit2 diffs an index against a tree only through the index's repository.
-    index._repo = repo.git  # type: ignore[assignment]
-    return index
+    return str(Path(override).resolve()) if override else None
 
 
 @dataclass(frozen=True)
 class StagedManifest:
     file: str  # repo-relative path
-    text: str
     data: dict[str, Any] | None  # None when the TOML does not parse
     error: ManifestError | None
+    read: Callable[[], str] = field(compare=False, repr=False)  # its text (read when a check needs it)
+
+    @cached_property
+    def text(self) -> str:
+        return self.read()
 
     @property
     def base(self) -> str:
@@ -85,13 +79,20 @@ class ParsedCache:
         self.known_digests = dict(self.digests)
         self.dirty = False
 
-    def parse(self, oid: pygit2.Oid, text: str, file: str) -> dict[str, Any]:
+    def known_data(self, oid: str) -> dict[str, Any] | None:
+        """The data of a manifest blob parsed before, if it was."""
+        if oid not in self.known:
+            return None
+        self.used[oid] = self.known[oid]
+        tomltext.share(self.used[oid])  # never changed: what depends on one table is worked out once
+        return self.used[oid]
+
+    def parse(self, oid: str, text: str, file: str) -> dict[str, Any]:
         """The data of a manifest blob; raises ManifestError (with its line) when it is not TOML."""
-        key = str(oid)
-        if key in self.known:
-            self.used[key] = self.known[key]
-            tomltext.share(self.used[key])  # never changed: what depends on one table is worked out once
-            return self.used[key]
+        key = oid
+        known = self.known_data(key)
+        if known is not None:
+            return known
         data = validate.parse_toml(text, file)
         if _jsonable(data):
             self.used[key] = data
@@ -113,9 +114,11 @@ class ParsedCache:
             tmp.unlink(missing_ok=True)  # a cache we cannot write only makes the next run slower
 
 
-def _cache_path(repo: Repo) -> Path | None:
+def _cache_path(at: plumbing.Where) -> Path | None:
     try:
-        return repo.state_dir() / CACHE_FILE
+        folder = at.common_dir / "modelver"
+        folder.mkdir(exist_ok=True)
+        return folder / CACHE_FILE
     except OSError:
         return None  # a read-only git dir: no cache, just slower
 
@@ -145,44 +148,58 @@ def _jsonable(data: Any) -> bool:
 
 
 class Staged:
-    """What a commit will hold (the index) beside what it builds on (HEAD's tree).
+    """What a commit will hold (the index) beside what it builds on (HEAD's tree), read through git's
+    plumbing (``gitstore.plumbing``): a hook does not pay for importing pygit2.
 
     ``of_commit`` judges a commit already made the same way: its tree as the index, its first parent's
     as HEAD's (``review`` checks every commit of a pull request, hooks installed or not).
     """
 
     def __init__(
-        self, repo: Repo, index: pygit2.Index | None = None, base: pygit2.Commit | None | bool = True
+        self,
+        at: plumbing.Where,
+        index: plumbing.Listing,
+        head: plumbing.Listing | None,
+        repo: Repo | None = None,
     ) -> None:
-        self.repo = repo
-        self.index = index if index is not None else staged_index(repo)
-        self.cache = ParsedCache(_cache_path(repo))
-        self.tree = IndexView(repo.git, self.index, dict(self.cache.digests))
-        head = repo.head() if base is True else (base or None)
-        self.head_tree: pygit2.Tree | None = head.tree if isinstance(head, pygit2.Commit) else None
+        self.at = at
+        self.root = at.root
+        self.index = index
+        self.cache = ParsedCache(_cache_path(at))
+        self.tree = plumbing.StagedTree(at, index, dict(self.cache.digests))
+        self.head = head.entries if head is not None else None
+        self._repo = repo
         self._head_manifests: dict[str, StagedManifest | None] = {}
 
     @classmethod
+    def of_index(cls, directory: str | Path) -> Staged:
+        at = plumbing.where(directory)
+        return cls(at, plumbing.index_listing(at, index_file()), plumbing.tree_listing(at, "HEAD"))
+
+    @classmethod
     def of_commit(cls, repo: Repo, commit: pygit2.Commit) -> Staged:
-        index = pygit2.Index()
-        index.read_tree(commit.tree)
-        index._repo = repo.git  # type: ignore[assignment]  # diff_to_tree needs the repository
-        parent = repo.git[commit.parent_ids[0]] if commit.parent_ids else None
-        return cls(repo, index, parent if isinstance(parent, pygit2.Commit) else False)
+        at = plumbing.Where(repo.root, Path(repo.git.path), repo.common_dir)
+        listing = plumbing.tree_listing(at, str(commit.id))
+        assert listing is not None  # the commit is in hand
+        parent = plumbing.tree_listing(at, str(commit.parent_ids[0])) if commit.parent_ids else None
+        return cls(at, listing, parent, repo)
 
-    def entry(self, path: str) -> pygit2.IndexEntry | None:
-        try:
-            return self.index[path]
-        except KeyError:
-            return None
+    @property
+    def repo(self) -> Repo:
+        """The repository through pygit2, opened when a check needs more than the staged state (the last
+        release, when ``system.version`` changed)."""
+        if self._repo is None:
+            from gitmodelver.gitstore.repo import Repo
 
-    def head_id(self, path: str) -> pygit2.Oid | None:
-        if self.head_tree is None:
-            return None
-        try:
-            return self.head_tree[path].id
-        except KeyError:
-            return None
+            self._repo = Repo(self.root)
+        return self._repo
+
+    def entry(self, path: str) -> plumbing.Entry | None:
+        return self.index.entries.get(path)
+
+    def head_id(self, path: str) -> str | None:
+        found = self.head.get(path) if self.head is not None else None
+        return found.oid if found is not None else None
 
     @cached_property
     def paths(self) -> list[str]:
@@ -196,11 +213,7 @@ class Staged:
     @cached_property
     def changed(self) -> list[str]:
         """Paths whose staged blob is new or differs from HEAD's: what this commit adds."""
-        if self.head_tree is None:
-            return self.paths
-        # One diff in libgit2: looking HEAD's tree up path by path costs 100x more on big trees.
-        diff = self.index.diff_to_tree(self.head_tree)
-        return [d.new_file.path for d in diff.deltas if d.status not in _GONE]
+        return plumbing.changed(self.index, self.head) if self.head is not None else self.paths
 
     def blob(self, path: str) -> bytes | None:
         return self.tree.read(path)
@@ -209,7 +222,12 @@ class Staged:
         entry = self.entry(path)
         if entry is None:
             return None
-        return int(self.repo.git.odb.read_header(entry.id)[1])  # the header only: never the content
+        return self._sizes.get(entry.oid)  # from the headers only: never the content
+
+    @cached_property
+    def _sizes(self) -> dict[str, int | None]:
+        """The sizes of what this commit adds, read together."""
+        return plumbing.blob_sizes(self.at, (e.oid for p in self.changed if (e := self.entry(p)) is not None))
 
     @cached_property
     def manifests(self) -> list[StagedManifest]:
@@ -218,15 +236,22 @@ class Staged:
     def _load(self, file: str) -> StagedManifest:
         entry = self.entry(file)
         assert entry is not None
-        text = (self.blob(file) or b"").decode("utf-8", "replace")
+
+        def read() -> str:
+            return (self.blob(file) or b"").decode("utf-8", "replace")
+
+        known = self.cache.known_data(entry.oid)
+        if known is not None:  # parsed before: its text is read only if a check asks for it
+            return StagedManifest(file, known, None, read)
+        text = read()
         try:
-            return StagedManifest(file, text, self.cache.parse(entry.id, text, file), None)
+            return StagedManifest(file, self.cache.parse(entry.oid, text, file), None, lambda: text)
         except ManifestError as exc:
-            return StagedManifest(file, text, None, exc)
+            return StagedManifest(file, None, exc, lambda: text)
 
     def manifest_changed(self, m: StagedManifest) -> bool:
         entry = self.entry(m.file)
-        return entry is None or self.head_id(m.file) != entry.id
+        return entry is None or self.head_id(m.file) != entry.oid
 
     def head_manifest(self, file: str) -> StagedManifest | None:
         """HEAD's version of a manifest, when it has one that parses (read only when needed)."""
@@ -236,11 +261,23 @@ class Staged:
 
     def _read_head_manifest(self, file: str) -> StagedManifest | None:
         oid = self.head_id(file)
-        blob = self.repo.git[oid] if oid is not None else None
-        if not isinstance(blob, pygit2.Blob):
+        if oid is None:
+            return None
+
+        def read() -> str | None:
+            raw = plumbing.read_blobs(self.at, [oid]).get(oid)
+            try:
+                return raw.decode("utf-8") if raw is not None else None
+            except UnicodeDecodeError:
+                return None
+
+        known = self.cache.known_data(oid)
+        if known is not None:  # parsed before, so it was text
+            return StagedManifest(file, known, None, lambda: read() or "")
+        text = read()
+        if text is None:
             return None
         try:
-            text = blob.data.decode("utf-8")
-            return StagedManifest(file, text, self.cache.parse(blob.id, text, f"{file}@HEAD"), None)
-        except (UnicodeDecodeError, ManifestError):
+            return StagedManifest(file, self.cache.parse(oid, text, f"{file}@HEAD"), None, lambda: text)
+        except ManifestError:
             return None

@@ -81,7 +81,7 @@ def _human(size: int) -> str:
 def dvc_fix(st: Staged, path: str) -> str:
     folder = posixpath.dirname(path)
     gitignore = shlex.quote(f"{folder}/.gitignore" if folder else ".gitignore")
-    init = "" if (st.repo.root / ".dvc").is_dir() else "dvc init && "
+    init = "" if (st.root / ".dvc").is_dir() else "dvc init && "
     q = shlex.quote(path)
     # `dvc add` refuses a file Git tracks, so it leaves the index first.
     return f"git rm --cached -q {q} && {init}dvc add {q} && git add {shlex.quote(path + '.dvc')} {gitignore}"
