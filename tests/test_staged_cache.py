@@ -225,3 +225,28 @@ def test_a_commits_files_are_found_folder_by_folder_as_by_path(bot: GitRepo) -> 
                 expected.data if expected is not None and expected.type_str == "blob" else None
             )
     assert trees  # the folders were kept for the next tree
+
+
+def test_a_hook_with_nothing_kept_reads_the_prompts_in_one_process(
+    bot: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = bot.read("modelver.toml")
+    for i in range(40):
+        bot.write(f"prompts/p{i}.txt", f"Prompt {i}.\n")
+    bot.commit_all("forty prompts")
+    for i in range(40):
+        assert bot.modelver("track", f"prompts/p{i}.txt").code == 0
+    assert bot.read("modelver.toml") != manifest
+    bot.git("add", "-A")
+    (bot.path / ".git/modelver/hook-manifests.json").unlink(missing_ok=True)
+    calls: list[int] = []
+    real = plumbing.read_blobs
+
+    def counted(at: plumbing.Where, oids: object) -> dict[str, bytes | None]:
+        found = real(at, oids)  # type: ignore[arg-type]
+        calls.append(len(found))
+        return found
+
+    monkeypatch.setattr(plumbing, "read_blobs", counted)
+    assert bot.modelver("hook", "pre-commit").code == 0
+    assert max(calls) >= 40 and len(calls) <= 4  # the prompts together; a manifest or two alone

@@ -58,6 +58,8 @@ class _PromptCheck:
         return ref.pin != _head_pin(self.head, ref)
 
     def run(self) -> Iterator[Problem]:
+        # the files whose digest is not kept yet, read in one process before they are asked for one by one
+        self.st.tree.want(join(self.m.base, ref.target) for ref in self.refs if ref.kind == "path")
         for ref in self.refs:
             path = join(self.m.base, ref.target)
             if ref.kind == "path" and (
