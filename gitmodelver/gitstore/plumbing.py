@@ -92,14 +92,9 @@ def tree_listing(at: Where, rev: str) -> Listing | None:
 
 def read_blobs(at: Where, oids: Iterable[str]) -> dict[str, bytes | None]:
     """The bytes of each blob (None for a missing object or one of another type), one process for all."""
-    wanted = list(dict.fromkeys(oids))
-    if not wanted:
-        return {}
-    out = proc.run(
-        ["git", "cat-file", "--batch"], cwd=at.root, stdin="".join(f"{o}\n" for o in wanted).encode()
-    )
+    wanted, data = _cat_file(at, "--batch", oids)
     found: dict[str, bytes | None] = {}
-    pos, data = 0, out.stdout
+    pos = 0
     for oid in wanted:
         end = data.index(b"\n", pos)
         header = data[pos:end].split(b" ")
@@ -115,17 +110,21 @@ def read_blobs(at: Where, oids: Iterable[str]) -> dict[str, bytes | None]:
 
 def blob_sizes(at: Where, oids: Iterable[str]) -> dict[str, int | None]:
     """The size of each object, from its header alone, one process for all."""
-    wanted = list(dict.fromkeys(oids))
-    if not wanted:
-        return {}
-    out = proc.run(
-        ["git", "cat-file", "--batch-check"], cwd=at.root, stdin="".join(f"{o}\n" for o in wanted).encode()
-    )
+    wanted, data = _cat_file(at, "--batch-check", oids)
     found: dict[str, int | None] = {}
-    for oid, line in zip(wanted, out.out.splitlines(), strict=False):
+    for oid, line in zip(wanted, data.decode().splitlines(), strict=False):
         parts = line.split(" ")
         found[oid] = int(parts[2]) if len(parts) == 3 else None
     return found
+
+
+def _cat_file(at: Where, option: str, oids: Iterable[str]) -> tuple[list[str], bytes]:
+    """The objects asked for (each once, in order) and what ``git cat-file OPTION`` says of them."""
+    wanted = list(dict.fromkeys(oids))
+    if not wanted:
+        return wanted, b""
+    stdin = "".join(f"{o}\n" for o in wanted).encode()
+    return wanted, proc.run(["git", "cat-file", option], cwd=at.root, stdin=stdin).stdout
 
 
 class StagedTree:
