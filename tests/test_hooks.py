@@ -439,3 +439,17 @@ def test_a_lock_that_adds_the_values_of_a_params_file_passes(repo: GitRepo) -> N
     assert "[parameters.values.train]" in repo.read("modelver.toml")
     repo.git("add", "-A")
     assert hook(repo, "pre-commit") == (0, [])
+
+
+def test_prompts_with_hostile_names_are_not_smuggled_past_the_guard(bot: GitRepo) -> None:
+    """A newline, a tab or non-ASCII text in a file's name: git lists it (``ls-files -z``), and the prompt
+    globs match it like any other name."""
+    names = ["prompts/tab\tand\nnewline.j2", "prompts/é ü.j2", "prompts/-rf.j2"]
+    for name in names:
+        bot.write(name, "Smuggled.\n")
+    bot.git("add", "-A")
+    result = bot.modelver("hook", "prompt-guard")
+    assert result.code == 1
+    for name in names:
+        assert f"{name}: a prompt (it matches policy.prompt_globs)" in result.err, name
+    assert result.err.count("a prompt (it matches policy.prompt_globs)") == len(names)

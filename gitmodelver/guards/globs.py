@@ -31,7 +31,7 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
         else:
             out.append(re.escape(pattern[i]))
             i += 1
-    return re.compile("".join(out))
+    return re.compile("".join(out), re.DOTALL)  # a file name may hold a newline: `**` spans it too
 
 
 def relative_to(path: str, base: str) -> str | None:
