@@ -9,6 +9,7 @@ from typing import Any
 from gitmodelver import output
 from gitmodelver.commands._arguments import open_system
 from gitmodelver.core import pins
+from gitmodelver.core.manifest import version_of
 from gitmodelver.errors import UsageError
 from gitmodelver.gitstore import fsutil, released, system
 from gitmodelver.gitstore.repo import Repo
@@ -67,4 +68,4 @@ def _committed_version(repo: Repo, file: str) -> str | None:
     head = repo.head()
     if head is None:
         return None
-    return released.version_of(system.read_toml(repo.commit_tree(head, "HEAD").read(file)))
+    return version_of(system.read_toml(repo.commit_tree(head, "HEAD").read(file)))

@@ -56,22 +56,12 @@ def _key_json(key: str) -> str:
     return _dumps(key)
 
 
-# (table, its canonical JSON) by the table's identity: tables tomltext shares are never changed
-_TABLES: dict[int, tuple[Any, str]] = {}
+_TABLES: tomltext.Memo[str] = {}
 
 
 def _table_json(table: Any) -> str:
     """One top-level value as canonical JSON: what it is inside the whole document's canonical JSON."""
-    if not tomltext.shared(table):
-        return _dumps(_plain(table))
-    kept = _TABLES.get(id(table))
-    if kept is not None and kept[0] is table:
-        return kept[1]
-    text = _dumps(_plain(table))
-    if len(_TABLES) >= tomltext.SHARED_MAX:
-        _TABLES.clear()
-    _TABLES[id(table)] = (table, text)
-    return text
+    return tomltext.kept(_TABLES, table, None, lambda t, _: _dumps(_plain(t)))
 
 
 def sha256_digest(value: Any) -> str:

@@ -61,25 +61,14 @@ def iter_file_refs(data: Mapping[str, Any]) -> Iterator[FileRef]:
     for section, value in data.items():
         if section in NON_COMPONENTS or not _table(value):
             continue
-        if tomltext.shared(value):
-            yield from _shared_refs(section, value)
-        else:
-            yield from _walk(value, (section,))
+        yield from tomltext.kept(_REFS, value, section, _section_refs)
 
 
-# (section, table, its references) by the table's identity: tables tomltext shares are never changed
-_REFS: dict[int, tuple[str, Mapping[str, Any], tuple[FileRef, ...]]] = {}
+_REFS: tomltext.Memo[tuple[FileRef, ...]] = {}  # by shared table, under its section's name
 
 
-def _shared_refs(section: str, table: Mapping[str, Any]) -> tuple[FileRef, ...]:
-    kept = _REFS.get(id(table))
-    if kept is not None and kept[1] is table and kept[0] == section:
-        return kept[2]
-    refs = tuple(_walk(table, (section,)))
-    if len(_REFS) >= tomltext.SHARED_MAX:
-        _REFS.clear()
-    _REFS[id(table)] = (section, table, refs)
-    return refs
+def _section_refs(table: Mapping[str, Any], section: str) -> tuple[FileRef, ...]:
+    return tuple(_walk(table, (section,)))
 
 
 def _table(value: Any) -> bool:

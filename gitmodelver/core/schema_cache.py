@@ -329,21 +329,11 @@ def compile_tables(schema: Mapping[str, Any]) -> _Tables | None:
     return _Tables(own, known, other)
 
 
-# (table, check, verdict) by the table's identity: tables tomltext shares are never changed
-_VERDICTS: dict[int, tuple[Any, Predicate, bool]] = {}
+_VERDICTS: tomltext.Memo[bool] = {}
 
 
 def _table_verdict(check: Predicate, table: Any) -> bool:
-    if not tomltext.shared(table):
-        return check(table)
-    kept = _VERDICTS.get(id(table))
-    if kept is not None and kept[0] is table and kept[1] is check:
-        return kept[2]
-    verdict = check(table)
-    if len(_VERDICTS) >= tomltext.SHARED_MAX:
-        _VERDICTS.clear()
-    _VERDICTS[id(table)] = (table, check, verdict)  # holding the table: its id stays its own
-    return verdict
+    return tomltext.kept(_VERDICTS, table, check, lambda t, c: c(t))
 
 
 @functools.lru_cache(maxsize=1)

@@ -17,8 +17,11 @@ import functools
 import math
 import re
 from bisect import bisect_left
-from collections.abc import Mapping
-from typing import Any, NamedTuple
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, NamedTuple, TypeVar
+
+R = TypeVar("R")
+K = TypeVar("K", bound=Hashable)
 
 # --------------------------------------------------------------------------- plain TOML, read fast
 # `verify --all` reads every manifest ever released; tomllib, pure Python, reads a small one in a tenth of a
@@ -111,13 +114,16 @@ def _section(name: str, text: str) -> dict[str, Any]:
     if table is None:
         part: dict[str, Any] = {}
         _read(part, text)  # every header in ``text`` starts with ``name``: ``part`` holds it alone
-        table = part[name]
-        if len(_SECTIONS) >= SHARED_MAX:
-            _SECTIONS.clear()
-            _SHARED.clear()
-        _SECTIONS[text] = table
-        _SHARED[id(table)] = table
+        table = _SECTIONS[text] = part[name]
+        _register(table)
     return table
+
+
+def _register(table: dict[str, Any]) -> None:
+    if len(_SHARED) >= SHARED_MAX:
+        _SECTIONS.clear()
+        _SHARED.clear()
+    _SHARED[id(table)] = table
 
 
 def share(data: dict[str, Any]) -> None:
@@ -125,16 +131,32 @@ def share(data: dict[str, Any]) -> None:
     whoever holds them promises never to change them, as for the tables read here."""
     for table in data.values():
         if type(table) is dict and not shared(table):
-            if len(_SHARED) >= SHARED_MAX:
-                _SECTIONS.clear()
-                _SHARED.clear()
-            _SHARED[id(table)] = table
+            _register(table)
 
 
 def shared(value: Any) -> bool:
     """Whether ``value`` is a top-level table ``plain_toml`` shares: the same object for the same text,
     never changed, so anything computed from it alone can be kept by its identity."""
     return _SHARED.get(id(value)) is value
+
+
+# (table, what else the answer depends on, the answer) by the table's identity, for ``kept``
+Memo = dict[int, tuple[Any, Hashable, R]]
+
+
+def kept(memo: Memo[R], table: Any, key: K, compute: Callable[[Any, K], R]) -> R:
+    """``compute(table, key)``: for a shared table worked out once and kept in ``memo`` by the table's
+    identity (the entry holds the table, so its id stays its own); for any other table computed afresh."""
+    if not shared(table):
+        return compute(table, key)
+    found = memo.get(id(table))
+    if found is not None and found[0] is table and found[1] == key:
+        return found[2]
+    value = compute(table, key)
+    if len(memo) >= SHARED_MAX:
+        memo.clear()
+    memo[id(table)] = (table, key, value)
+    return value
 
 
 def _read(root: dict[str, Any], text: str) -> None:

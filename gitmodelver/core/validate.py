@@ -215,26 +215,13 @@ def _path_problems(data: Mapping[str, Any], root: Path | None, base: Path | None
     for section, table in data.items():
         if section in NON_COMPONENTS:  # no file references there
             continue
-        if root is None and tomltext.shared(table):  # no working tree: the rules see only the text
-            yield from _shared_path_problems(rules, section, table)
+        if root is None:  # no working tree: the rules see only the text, kept for a shared table
+            yield from tomltext.kept(_PATHS, table, (section, rules.where), rules.section_problems)
         else:
             yield from _table_path_problems(rules, {section: table})
 
 
-# (table, section, manifest folder, problems) by the table's identity: shared tables are never changed
-_PATHS: dict[int, tuple[Any, str, str, tuple[Problem, ...]]] = {}
-
-
-def _shared_path_problems(rules: _PathRules, section: str, table: Any) -> tuple[Problem, ...]:
-    folder = rules.where
-    kept = _PATHS.get(id(table))
-    if kept is not None and kept[0] is table and kept[1:3] == (section, folder):
-        return kept[3]
-    found = tuple(_table_path_problems(rules, {section: table}))
-    if len(_PATHS) >= tomltext.SHARED_MAX:
-        _PATHS.clear()
-    _PATHS[id(table)] = (table, section, folder, found)
-    return found
+_PATHS: tomltext.Memo[tuple[Problem, ...]] = {}  # by shared table, under (section, manifest folder)
 
 
 def _table_path_problems(rules: _PathRules, data: Mapping[str, Any]) -> Iterator[Problem]:
@@ -260,6 +247,10 @@ def _trained_on(data: Mapping[str, Any], ref: FileRef) -> Iterator[tuple[int, st
 
 class _PathRules:
     """Checks one target path; knows where the manifest sits inside the repository."""
+
+    def section_problems(self, table: Any, key: tuple[str, str]) -> tuple[Problem, ...]:
+        """The problems of one top-level table (``key``: its name, and the manifest's folder)."""
+        return tuple(_table_path_problems(self, {key[0]: table}))
 
     def __init__(self, root: Path | None, base: Path | None) -> None:
         # Only a real working tree can be asked about symlinks.

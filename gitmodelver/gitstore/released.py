@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 import pygit2
 
-from gitmodelver.core.manifest import version_of as manifest_version
 from gitmodelver.gitstore import index
 from gitmodelver.gitstore.repo import Repo
 
@@ -107,11 +106,6 @@ def refs_state(repo: Repo) -> str | None:
             return None
         parts.append(f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}")
     return "refs/1 " + " ".join(parts)
-
-
-def version_of(data: Any) -> str | None:
-    """``system.version`` of parsed manifest data, read without validation."""
-    return manifest_version(data)
 
 
 def allowed(repo: Repo, name: str, committed: str | None) -> set[str | None]:

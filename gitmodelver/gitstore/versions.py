@@ -14,7 +14,7 @@ import pygit2
 from gitmodelver import output
 from gitmodelver.core import semver
 from gitmodelver.core.semver import InvalidVersion, Version, format_tag, parse_tag
-from gitmodelver.errors import ModelverError, UnknownVersion
+from gitmodelver.errors import UnknownVersion
 from gitmodelver.gitstore import index, tagmsg
 from gitmodelver.gitstore.repo import Repo
 
@@ -442,34 +442,6 @@ def below(
         found = release_from(repo.git, tag, release.name, version, pygit2.Oid(hex=target))
         if found is not None:
             yield found
-
-
-def previous_release(repo: Repo, release: Release, candidates: Iterable[Release]) -> Release | None:
-    """The release ``release`` follows, derived from Git alone (never from its own trailers): the highest of
-    ``candidates`` below it by SemVer precedence whose commit a parent of its commit contains."""
-    try:
-        parents = repo.commit(release.commit).parent_ids
-    except ModelverError:
-        return None
-    below = sorted(
-        (
-            r
-            for r in candidates
-            if r.tag != release.tag
-            and not r.version.build
-            and r.version.precedence_key < release.version.precedence_key
-        ),
-        key=lambda r: r.version.precedence_key,
-        reverse=True,
-    )
-    for candidate in below:
-        try:
-            oid = repo.commit(candidate.commit).id
-        except ModelverError:
-            continue
-        if any(repo.is_ancestor(oid, parent) for parent in parents):
-            return candidate
-    return None
 
 
 def last_release(repo: Repo, releases: list[Release], head: pygit2.Oid | None) -> Release | None:
